@@ -1,0 +1,73 @@
+/**
+ * The error catalogue: every stable error code wapi answers with, and its HTTP status.
+ *
+ * Codes are public contract. They are documented in `docs/errors.md`; a test fails when
+ * this table and that file drift. Never rename a code: add a new one and retire the old.
+ */
+export const ERRORS = {
+  // Generic request errors
+  VALIDATION_FAILED: { status: 400, message: 'The request is malformed or fails validation.' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this method and path.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than this endpoint accepts.' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'The request body has a content type this endpoint does not accept.',
+  },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the time given in Retry-After.' },
+  INTERNAL_ERROR: { status: 500, message: 'An unexpected error occurred.' },
+  SERVICE_UNAVAILABLE: { status: 503, message: 'A dependency is unavailable; retry later.' },
+
+  // Service-to-service authentication
+  INTERNAL_AUTH_REQUIRED: { status: 401, message: 'This internal endpoint requires a service token.' },
+  INTERNAL_AUTH_INVALID: {
+    status: 401,
+    message: 'The service token is invalid, expired, or issued for another service.',
+  },
+
+  // Queues
+  QUEUE_PAYLOAD_INVALID: { status: 500, message: 'A job payload does not match its queue schema.' },
+
+  // Domain errors (used by the services built on this foundation)
+  CONTACT_OPTED_OUT: { status: 403, message: 'The contact has opted out of messages in this scope.' },
+  OUTSIDE_CUSTOMER_SERVICE_WINDOW: {
+    status: 422,
+    message: 'Free-form messages can only be sent within 24 hours of the customer’s last message.',
+  },
+  WEBHOOK_SIGNATURE_INVALID: {
+    status: 401,
+    message: 'The X-Hub-Signature-256 header is missing or does not match the body.',
+  },
+  VAULT_SECRET_NOT_FOUND: { status: 404, message: 'No secret is stored under this reference.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Every code in the catalogue, in declaration order. */
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+/** The body of every error answer of every wapi service. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; requestId: string };
+}
+
+/**
+ * An error with a catalogue code. Throw it from domain code; the service-kit error
+ * handler turns it into `{ error: { code, message, requestId } }` with the catalogue status.
+ */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = details;
+  }
+}
+
+export function isAppError(value: unknown): value is AppError {
+  return value instanceof AppError;
+}

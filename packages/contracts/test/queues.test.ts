@@ -1,0 +1,62 @@
+import { Value } from '@sinclair/typebox/value';
+import { describe, expect, it } from 'vitest';
+import { hashTagged, keyOf, QUEUE_NAMES, QUEUES, queuePrefix } from '../src/index';
+
+describe('queue registry', () => {
+  it('names every queue family.version', () => {
+    for (const name of QUEUE_NAMES) expect(name).toMatch(/^[a-z]+(\.[a-z]+)*\.v\d+$/);
+  });
+
+  it('keeps failed jobs as the dead-letter state and retries with backoff', () => {
+    for (const name of QUEUE_NAMES) {
+      const { defaults } = QUEUES[name];
+      expect(defaults.removeOnFail).toBe(false);
+      expect(defaults.attempts).toBeGreaterThan(1);
+      expect(defaults.backoff.delay).toBeGreaterThan(0);
+    }
+  });
+
+  it('refuses a send command that carries an access token', () => {
+    const command = {
+      workspaceId: 'ws_1',
+      messageId: 'msg_1',
+      phoneNumberId: '1065',
+      to: '919876543210',
+      category: 'utility',
+      content: { type: 'text', text: { body: 'hello' } },
+      acceptedAt: '2026-11-25T10:00:00.000Z',
+    };
+    expect(Value.Check(QUEUES['message.send.v1'].payload, command)).toBe(true);
+    expect(Value.Check(QUEUES['message.send.v1'].payload, { ...command, accessToken: 'EAAG...' })).toBe(
+      false,
+    );
+  });
+
+  it('refuses a recipient that is not a WhatsApp id', () => {
+    const inbound = {
+      workspaceId: 'ws_1',
+      phoneNumberId: '1065',
+      from: '+91 98765',
+      wamid: 'wamid.x',
+      type: 'text',
+      receivedAt: '2026-11-25T10:00:00.000Z',
+      journalId: 'j1',
+      message: {},
+    };
+    expect(Value.Check(QUEUES['message.inbound.v1'].payload, inbound)).toBe(false);
+  });
+});
+
+describe('prefixes', () => {
+  it('wraps prefixes in a Redis Cluster hash tag, idempotently', () => {
+    expect(hashTagged('wapi')).toBe('{wapi}');
+    expect(hashTagged('{wapi}')).toBe('{wapi}');
+    expect(queuePrefix('t_1')).toBe('{t_1}:q');
+    expect(keyOf('wapi', 'window', 'ws1', '9198')).toBe('{wapi}:window:ws1:9198');
+  });
+
+  it('rejects prefixes that would break the hash tag', () => {
+    expect(() => hashTagged('a}b')).toThrow(RangeError);
+    expect(() => hashTagged('')).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,92 @@
+import { type Static, type TObject, type TProperties, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+/** Thrown by {@link loadConfig}; `problems` lists every missing or malformed variable. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(service: string, problems: string[]) {
+    super(
+      `${service}: invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n') +
+        '\nSet the variables above (see the service README for each) and start again.',
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Variables every service reads. Services extend this with their own. */
+export const BaseConfig = {
+  HOST: Type.String({ default: '127.0.0.1', description: 'interface to listen on' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, description: 'port to listen on (0 = any free port)' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: 10_000,
+    description: 'grace period on SIGTERM',
+  }),
+  READINESS_TIMEOUT_MS: Type.Integer({
+    minimum: 50,
+    default: 1_000,
+    description: 'per-dependency check timeout',
+  }),
+};
+
+export const RedisConfig = {
+  REDIS_URL: Type.String({ pattern: '^rediss?://', description: 'redis://host:port[/db]' }),
+  KEY_PREFIX: Type.String({
+    pattern: '^[A-Za-z0-9_.:-]{1,64}$',
+    default: 'wapi',
+    description: 'Redis key/queue prefix',
+  }),
+};
+
+export const MongoConfig = {
+  MONGO_URL: Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'MongoDB connection string' }),
+};
+
+export const InternalAuthConfig = {
+  INTERNAL_AUTH_SECRET: Type.String({
+    minLength: 32,
+    description: 'shared HMAC key for service-to-service tokens (32+ characters)',
+  }),
+};
+
+/**
+ * Parses the environment once against a TypeBox object schema.
+ *
+ * Pure: reads only `env`. Applies defaults, converts strings to the declared types, and
+ * reports every problem at once (a missing variable and a malformed one in the same
+ * message), so an operator fixes the whole configuration in one go.
+ */
+export function loadConfig<P extends TProperties>(
+  service: string,
+  properties: P,
+  env: Readonly<Record<string, string | undefined>>,
+): Readonly<Static<TObject<P>>> {
+  const schema = Type.Object(properties);
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const withDefaults = Value.Default(schema, raw);
+  const converted = Value.Convert(schema, withDefaults);
+  const problems: string[] = [];
+  for (const key of Object.keys(properties)) {
+    if (!(key in (converted as Record<string, unknown>))) {
+      const description = (properties[key] as { description?: string }).description;
+      problems.push(`${key} is required but not set${description ? ` (${description})` : ''}`);
+    }
+  }
+  for (const error of Value.Errors(schema, converted)) {
+    const key = error.path.replace(/^\//, '');
+    if (error.value === undefined) continue; // reported above as missing
+    problems.push(`${key} is malformed: ${error.message}`);
+  }
+  if (problems.length > 0) throw new ConfigError(service, [...new Set(problems)]);
+  return Object.freeze(converted as Static<TObject<P>>);
+}

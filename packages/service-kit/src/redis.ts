@@ -1,0 +1,40 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+
+/**
+ * Connection roles (house style 22):
+ * - `request`: used on request paths; fails fast while Redis is down (no offline queue),
+ *   so a request answers 503 instead of hanging.
+ * - `worker`: used by BullMQ queues and workers; waits out outages
+ *   (`maxRetriesPerRequest: null`), as BullMQ requires.
+ */
+export type RedisRole = 'request' | 'worker';
+
+export function createRedis(url: string, role: RedisRole, log: Pick<Logger, 'warn'>, name?: string): Redis {
+  const options: RedisOptions =
+    role === 'request'
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, lazyConnect: false }
+      : { maxRetriesPerRequest: null, enableReadyCheck: true };
+  const client = new Redis(url, {
+    ...options,
+    ...(name ? { connectionName: name } : {}),
+    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
+  });
+  // Every client has an error listener: without one, ioredis reports reconnect errors as
+  // unhandled 'error' events. Logged at warn with the message only (the URL may hold a password).
+  let lastMessage = '';
+  client.on('error', (error: Error) => {
+    if (error.message !== lastMessage)
+      log.warn({ role, redisError: error.message }, 'redis connection error');
+    lastMessage = error.message;
+  });
+  client.on('ready', () => {
+    lastMessage = '';
+  });
+  return client;
+}
+
+/** Readiness probe for a Redis connection. */
+export function redisCheck(client: Redis, name = 'redis') {
+  return { name, probe: () => client.ping() };
+}

@@ -1,0 +1,149 @@
+import { Type } from '@sinclair/typebox';
+import { AppError } from '@wapi/contracts';
+import { describe, expect, it } from 'vitest';
+import { createService } from './service';
+
+function app(checks: Parameters<typeof createService>[0]['checks'] = []) {
+  const instance = createService({
+    service: 'svc',
+    version: '1.2.3',
+    logLevel: 'silent',
+    readinessTimeoutMs: 100,
+    checks,
+  });
+  instance.post(
+    '/things',
+    {
+      schema: { body: Type.Object({ name: Type.String({ minLength: 1 }) }, { additionalProperties: false }) },
+    },
+    async (request) => ({ created: (request.body as { name: string }).name }),
+  );
+  instance.get('/opted-out', async () => {
+    throw new AppError('CONTACT_OPTED_OUT');
+  });
+  instance.get('/boom', async () => {
+    throw new Error('db password is hunter2');
+  });
+  return instance;
+}
+
+describe('error answers', () => {
+  it('answers a schema violation with 400 VALIDATION_FAILED naming the field', async () => {
+    const res = await app().inject({ method: 'POST', url: '/things', payload: { name: '' } });
+    expect(res.statusCode).toBe(400);
+    const body = res.json();
+    expect(body.error.code).toBe('VALIDATION_FAILED');
+    expect(body.error.message).toMatch(/name/);
+    expect(body.error.requestId).toBe(res.headers['x-request-id']);
+  });
+
+  it('answers malformed JSON with 400 VALIDATION_FAILED and a wrong content type with 415', async () => {
+    const bad = await app().inject({
+      method: 'POST',
+      url: '/things',
+      payload: '{"name":',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe('VALIDATION_FAILED');
+    const xml = await app().inject({
+      method: 'POST',
+      url: '/things',
+      payload: '<a/>',
+      headers: { 'content-type': 'application/xml' },
+    });
+    expect(xml.statusCode).toBe(415);
+    expect(xml.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('answers a catalogue error with its status and code', async () => {
+    const res = await app().inject({ method: 'GET', url: '/opted-out' });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().error.code).toBe('CONTACT_OPTED_OUT');
+  });
+
+  it('hides the text of unexpected errors behind INTERNAL_ERROR', async () => {
+    const res = await app().inject({ method: 'GET', url: '/boom' });
+    expect(res.statusCode).toBe(500);
+    expect(res.json().error).toMatchObject({
+      code: 'INTERNAL_ERROR',
+      message: 'An unexpected error occurred.',
+    });
+    expect(res.body).not.toContain('hunter2');
+  });
+
+  it('keeps a well-formed caller request id and replaces a malformed one', async () => {
+    const kept = await app().inject({
+      method: 'GET',
+      url: '/opted-out',
+      headers: { 'x-request-id': 'abc-123' },
+    });
+    expect(kept.json().error.requestId).toBe('abc-123');
+    const replaced = await app().inject({
+      method: 'GET',
+      url: '/opted-out',
+      headers: { 'x-request-id': 'bad id\nwith newline' },
+    });
+    expect(replaced.json().error.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('readiness', () => {
+  it('names a dependency that does not answer within the timeout, with version and uptime', async () => {
+    const instance = app([
+      { name: 'redis', probe: async () => 'PONG' },
+      { name: 'mongodb', probe: () => new Promise(() => undefined) },
+    ]);
+    const res = await instance.inject({ method: 'GET', url: '/health/ready' });
+    expect(res.statusCode).toBe(503);
+    const body = res.json();
+    expect(body).toMatchObject({
+      status: 'unavailable',
+      service: 'svc',
+      version: '1.2.3',
+      failed: ['mongodb'],
+    });
+    expect(body.checks.find((c: { name: string }) => c.name === 'mongodb').error).toBe(
+      'no answer within 100 ms',
+    );
+    expect(body.versions.node).toBe(process.versions.node);
+  });
+});
+
+describe('graceful close', () => {
+  it('finishes a request in flight before closing, and refuses new ones with 503', async () => {
+    const instance = createService({
+      service: 'svc',
+      version: '0',
+      logLevel: 'silent',
+      readinessTimeoutMs: 100,
+      checks: [],
+    });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let entered: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    instance.get('/slow', async () => {
+      entered();
+      await gate;
+      return { done: true };
+    });
+    const address = await instance.listen({ host: '127.0.0.1', port: 0 });
+    const inflight = fetch(`${address}/slow`);
+    await inside;
+    const closed = instance.close();
+    const during = await fetch(`${address}/health`)
+      .then((r) => r.status)
+      .catch(() => 'refused');
+    expect([503, 'refused']).toContain(during);
+    release();
+    const res = await inflight;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ done: true });
+    await closed;
+  });
+});

@@ -1,0 +1,84 @@
+import type { MessageSendV1 } from '@wapi/contracts';
+import { useTestContext, waitFor } from '@wapi/testkit';
+import type { Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProducer, createRedis, createWorker, type Producer } from '../src/index';
+
+const ctx = useTestContext('queues');
+const quiet = { warn: () => undefined };
+
+const command: MessageSendV1 = {
+  workspaceId: 'ws_1',
+  messageId: 'msg_1',
+  phoneNumberId: '106540352242922',
+  to: '919876543210',
+  category: 'utility',
+  content: { type: 'text', text: { body: 'Your order shipped' } },
+  acceptedAt: '2026-11-25T10:00:00.000Z',
+};
+
+describe('typed queue helpers on a real Redis', () => {
+  let connection: ReturnType<typeof createRedis>;
+  let producer: Producer<'message.send.v1'>;
+
+  beforeAll(() => {
+    connection = createRedis(ctx.infra.redisUrl, 'worker', quiet);
+    producer = createProducer('message.send.v1', { connection, prefix: ctx.prefix });
+  });
+  afterAll(async () => {
+    await producer.close();
+    await connection.quit();
+  });
+
+  it('refuses to enqueue a payload that breaks the schema, naming the field', async () => {
+    const bad = { ...command, to: 'not-a-number' } as MessageSendV1;
+    await expect(producer.add(bad, { jobId: 'bad-1' })).rejects.toMatchObject({
+      code: 'QUEUE_PAYLOAD_INVALID',
+    });
+    await expect(producer.add(bad, { jobId: 'bad-1' })).rejects.toThrow(/\/to/);
+    expect(await producer.queue.getJob('bad-1')).toBeUndefined();
+  });
+
+  it('stores keys under the hash-tagged prefix and dedupes by jobId', async () => {
+    await producer.add(command, { jobId: 'msg_dedupe' });
+    await producer.add(command, { jobId: 'msg_dedupe' });
+    expect(await producer.queue.getJobCounts('waiting')).toMatchObject({ waiting: 1 });
+    const keys = await ctx.redis.keys(`{${ctx.prefix}}:q:message.send.v1:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    await producer.queue.remove('msg_dedupe');
+  });
+
+  it('processes a valid job and fails an invalid one at once, without retries', async () => {
+    const seen: string[] = [];
+    const worker = createWorker(
+      'message.send.v1',
+      async (payload) => {
+        seen.push(payload.messageId);
+      },
+      { connection: createRedis(ctx.infra.redisUrl, 'worker', quiet), prefix: ctx.prefix },
+    );
+    const failed: Job[] = [];
+    worker.on('failed', (job) => {
+      if (job) failed.push(job);
+    });
+    try {
+      await producer.add({ ...command, messageId: 'msg_ok' }, { jobId: 'msg_ok' });
+      // A payload written past the producer (an old deploy, a hand-made job) is caught on dequeue.
+      await producer.queue.add('message.send.v1', { ...command, to: 'x' } as MessageSendV1, {
+        jobId: 'msg_bad',
+        attempts: 5,
+      });
+      await waitFor(() => seen.includes('msg_ok') && failed.length === 1, {
+        what: 'one job done and one failed',
+      });
+      expect(seen).toEqual(['msg_ok']);
+      expect(failed[0]!.id).toBe('msg_bad');
+      expect(failed[0]!.attemptsMade).toBe(1);
+      expect(failed[0]!.failedReason).toMatch(/^QUEUE_PAYLOAD_INVALID message\.send\.v1: \/to/);
+      expect(await producer.queue.getJobState('msg_bad')).toBe('failed');
+    } finally {
+      await worker.close();
+      await worker.disconnect();
+    }
+  });
+});

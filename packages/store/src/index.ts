@@ -1,0 +1,3 @@
+export * from './indexes';
+export * from './mongo';
+export * from './tenant';

@@ -1,0 +1,9 @@
+import { it } from 'vitest';
+import { useTestContext } from '../src/context';
+import { writeMeetAndCheck } from './isolation-shared';
+
+const ctx = useTestContext('iso_b');
+
+it('sees only its own database and keys while file a writes the same names at the same time', async () => {
+  await writeMeetAndCheck(ctx, 'b');
+});
