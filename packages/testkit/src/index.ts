@@ -1,4 +1,5 @@
 export * from './context';
+export * from './deploy-files';
 export * from './infra';
 export * from './ports';
 export * from './redis-server';

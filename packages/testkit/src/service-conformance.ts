@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestContext } from './context';
+import { readCompose, requiredVariablesIn } from './deploy-files';
 import { freePort } from './ports';
 import { type PrivateRedis, startPrivateRedis } from './redis-server';
 import { spawnService } from './spawn';
@@ -124,7 +125,20 @@ export function describeServiceConformance(options: ConformanceOptions): void {
       const proc = spawnService(options.distEntry, {});
       const { code } = await proc.exited;
       expect(code).not.toBe(0);
-      for (const name of options.required) expect(proc.output()).toContain(`${name} is required`);
+      expect(requiredVariablesIn(proc.output())).toEqual([...options.required].sort());
+    });
+
+    it('is a docker-compose service built from the Dockerfile with every variable it requires', async () => {
+      const proc = spawnService(options.distEntry, {});
+      await proc.exited;
+      const required = requiredVariablesIn(proc.output());
+      const compose = readCompose().services[service];
+      expect(compose, `docker-compose.yml has no service "${service}"`).toBeDefined();
+      expect(compose?.build?.args?.SERVICE).toBe(service);
+      const environment = compose?.environment ?? {};
+      for (const name of required)
+        expect(environment, `compose sets ${name} for ${service}`).toHaveProperty(name);
+      expect(String(environment.HOST)).toBe('0.0.0.0');
     });
 
     it('starts, becomes ready, and exits 0 soon after SIGTERM', async () => {

@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1.7
+# One image per service, from one multi-stage file:
+#   docker build --build-arg SERVICE=gateway -t wapi/gateway .
+# SERVICE is one of: gateway webhook-ingest message-sender compliance vault meta-sandbox.
+
+ARG NODE_IMAGE=node:20.19-bookworm-slim
+
+FROM ${NODE_IMAGE} AS base
+ENV PNPM_HOME=/pnpm PATH=/pnpm:$PATH TURBO_TELEMETRY_DISABLED=1
+RUN npm install -g pnpm@12.4.2 && pnpm --version
+WORKDIR /repo
+
+FROM base AS build
+ARG SERVICE
+RUN test -n "$SERVICE" || (echo "build with --build-arg SERVICE=<service>" && false)
+COPY . .
+RUN pnpm install --frozen-lockfile
+RUN pnpm turbo run build --filter="@wapi/${SERVICE}"
+# Workspace packages are bundled into dist/ by tsup; deploy installs only the app's
+# third-party runtime dependencies beside it.
+RUN pnpm --filter="@wapi/${SERVICE}" deploy --prod --legacy /out
+
+FROM ${NODE_IMAGE} AS runtime
+ARG SERVICE
+ENV NODE_ENV=production HOST=0.0.0.0 SERVICE=${SERVICE}
+WORKDIR /app
+COPY --from=build --chown=node:node /out/ ./
+# Non-root: the official image's unprivileged `node` user.
+USER node
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.PORT+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/server.js"]
