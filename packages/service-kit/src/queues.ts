@@ -1,6 +1,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { AppError, QUEUES, type QueueName, type QueuePayload, queuePrefix } from '@wapi/contracts';
 import { type Job, type JobsOptions, Queue, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 
 export interface QueueConnection {
@@ -81,4 +82,15 @@ export function createWorker<N extends QueueName>(
     },
     { concurrency: 10, ...options, connection, prefix: queuePrefix(prefix) },
   );
+}
+
+/**
+ * Closes `worker` when the app closes: BullMQ's `close()` stops taking new jobs and waits
+ * for the active ones to finish, so SIGTERM (serve -> app.close) finishes in-flight jobs
+ * before connections are closed.
+ */
+export function drainOnClose(app: FastifyInstance, worker: Pick<Worker, 'close'>): void {
+  app.addHook('onClose', async () => {
+    await worker.close();
+  });
 }

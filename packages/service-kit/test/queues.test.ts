@@ -2,7 +2,14 @@ import type { MessageSendV1 } from '@wapi/contracts';
 import { useTestContext, waitFor } from '@wapi/testkit';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProducer, createRedis, createWorker, type Producer } from '../src/index';
+import {
+  createProducer,
+  createRedis,
+  createService,
+  createWorker,
+  drainOnClose,
+  type Producer,
+} from '../src/index';
 
 const ctx = useTestContext('queues');
 const quiet = { warn: () => undefined };
@@ -80,5 +87,43 @@ describe('typed queue helpers on a real Redis', () => {
       await worker.close();
       await worker.disconnect();
     }
+  });
+
+  it('finishes a job in flight before the app finishes closing', async () => {
+    const app = createService({
+      service: 'svc',
+      version: '0',
+      logLevel: 'silent',
+      readinessTimeoutMs: 100,
+      checks: [],
+    });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = false;
+    const worker = createWorker(
+      'message.send.v1',
+      async () => {
+        started = true;
+        await gate;
+      },
+      { connection: createRedis(ctx.infra.redisUrl, 'worker', quiet), prefix: ctx.prefix },
+    );
+    drainOnClose(app, worker);
+    await producer.add({ ...command, messageId: 'msg_inflight' }, { jobId: 'msg_inflight' });
+    await waitFor(() => started, { what: 'the job to start' });
+
+    let closed = false;
+    const closing = app.close().then(() => {
+      closed = true;
+    });
+    // The close must wait for the job: still open while the job is held.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(false);
+    release();
+    await closing;
+    expect(await producer.queue.getJobState('msg_inflight')).toBe('completed');
+    await worker.disconnect();
   });
 });
