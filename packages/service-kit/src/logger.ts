@@ -4,6 +4,7 @@ import type { LoggerOptions } from 'pino';
 /** Field names whose values never reach the log output, at any depth up to four. */
 export const REDACTED_KEYS = [
   'authorization',
+  'Authorization',
   'password',
   'secret',
   'token',
