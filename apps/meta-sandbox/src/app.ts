@@ -1,21 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { Value } from '@sinclair/typebox/value';
 import { createService, redisCheck } from '@wapi/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import pkg from '../package.json' with { type: 'json' };
 import { type Config, SERVICE } from './config';
+import { applySeed, Seed } from './domain/seed';
+import { controlRoutes } from './routes/control';
+import { graphRoutes } from './routes/graph';
+import { createSandbox, type Sandbox } from './sandbox';
 
 export interface AppDeps {
   config: Config;
   /** A `request`-role connection (fails fast while Redis is down). */
   redis: Redis;
   logStream?: DestinationStream;
+  /** Clock (ms since epoch) for windows, limiters and timestamps; tests inject one. */
+  now?: () => number;
+  /** Initial world; overrides SANDBOX_SEED_FILE. */
+  seed?: Seed;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sandbox: Sandbox;
+  }
+}
+
+function readSeedFile(path: string): Seed {
+  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (!Value.Check(Seed, parsed)) {
+    const first = Value.Errors(Seed, parsed).First();
+    throw new Error(`SANDBOX_SEED_FILE ${path} is invalid at ${first?.path ?? '/'}: ${first?.message ?? ''}`);
+  }
+  return parsed;
 }
 
 /**
  * Builds meta-sandbox: no I/O at import, every dependency passed in. Its emulated Meta
- * state lives in memory (it stands in for Meta, it owns no wapi data), so it has no
- * database; Redis carries its webhook delivery schedule.
+ * state lives in memory (it stands in for Meta, it owns no wapi data); Redis is only a
+ * readiness dependency kept for parity with the other services.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = createService({
@@ -26,5 +51,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     checks: [redisCheck(deps.redis)],
     ...(deps.logStream ? { logStream: deps.logStream } : {}),
   });
+  const sandbox = createSandbox({ config: deps.config, ...(deps.now ? { now: deps.now } : {}) });
+  const seed =
+    deps.seed ?? (deps.config.SANDBOX_SEED_FILE ? readSeedFile(deps.config.SANDBOX_SEED_FILE) : undefined);
+  if (seed)
+    applySeed(sandbox.world, seed, sandbox.now(), { throughputMps: deps.config.SANDBOX_THROUGHPUT_MPS });
+  app.decorate('sandbox', sandbox);
+  app.addHook('onClose', async () => sandbox.close());
+
+  await app.register(controlRoutes, { prefix: '/_sandbox', sandbox });
+  await app.register(graphRoutes, { sandbox });
   return app;
 }

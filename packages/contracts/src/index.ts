@@ -2,6 +2,7 @@ import './formats';
 
 export * from './errors';
 export * from './health';
+export * from './meta';
 export * from './prefixes';
 export * from './queues';
 export const SERVICE_NAMES = [

@@ -1,1 +1,3 @@
 export * from './classify';
+export * from './client';
+export * from './meta-api-error';

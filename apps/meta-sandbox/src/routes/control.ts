@@ -1,0 +1,359 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import { AppError } from '@wapi/contracts';
+import type { FastifyInstance } from 'fastify';
+import { newWamid } from '../domain/ids';
+import { type BuiltMedia, buildInbound, DEFAULT_MIME, InboundSpec, MEDIA_KINDS } from '../domain/inbound';
+import { INBOUND_MEDIA_TTL_MS } from '../domain/media-types';
+import {
+  addApp,
+  addPhoneNumber,
+  addToken,
+  addWaba,
+  applySeed,
+  Seed,
+  SeedApp,
+  SeedCustomer,
+  SeedError,
+  SeedPhoneNumber,
+  SeedToken,
+  SeedWaba,
+  setCustomer,
+} from '../domain/seed';
+import { statusUpdate } from '../domain/templates';
+import { customerOf, windowKey } from '../domain/world';
+import type { Sandbox } from '../sandbox';
+import { mediaInfo, storeMedia } from './media';
+
+/** Constant-time bearer check for the control API (never Meta's tokens). */
+function adminGuard(adminToken: string) {
+  const expected = Buffer.from(adminToken);
+  return async (request: { headers: Record<string, unknown> }) => {
+    const header = request.headers.authorization;
+    if (typeof header !== 'string' || !header.startsWith('Bearer '))
+      throw new AppError(
+        'INTERNAL_AUTH_REQUIRED',
+        'The sandbox control API requires Authorization: Bearer <SANDBOX_ADMIN_TOKEN>.',
+      );
+    const given = Buffer.from(header.slice(7));
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new AppError('INTERNAL_AUTH_INVALID', 'The sandbox admin token is not valid.');
+  };
+}
+
+const seedFailure = (error: unknown) => {
+  if (error instanceof SeedError) throw new AppError('VALIDATION_FAILED', error.message);
+  throw error;
+};
+
+/**
+ * The simulated world under `/_sandbox/…` (never on Meta's paths), with its own admin token.
+ * Answers wapi's error envelope.
+ */
+export async function controlRoutes(app: FastifyInstance, opts: { sandbox: Sandbox }): Promise<void> {
+  const { sandbox } = opts;
+  const { world } = sandbox;
+  const defaults = () => ({ throughputMps: sandbox.config.SANDBOX_THROUGHPUT_MPS });
+  app.addHook('onRequest', adminGuard(sandbox.config.SANDBOX_ADMIN_TOKEN));
+
+  app.post('/world', { schema: { body: Seed } }, async (request) => {
+    try {
+      const created = applySeed(world, request.body as Seed, sandbox.now(), defaults());
+      return {
+        apps: created.apps,
+        wabas: created.wabas.map((w) => ({
+          id: w.id,
+          name: w.name,
+          phoneNumbers: [...world.numbers.values()]
+            .filter((n) => n.wabaId === w.id)
+            .map((n) => ({ id: n.id, display: n.display })),
+        })),
+        tokens: created.tokens.map((t) => ({
+          value: t.value,
+          appId: t.appId,
+          kind: t.kind,
+          wabaIds: t.wabaIds,
+        })),
+        customers: created.customers,
+        templates: created.templates.map((t) => ({
+          id: t.id,
+          name: t.name,
+          language: t.language,
+          status: t.status,
+        })),
+      };
+    } catch (error) {
+      return seedFailure(error);
+    }
+  });
+
+  app.post('/apps', { schema: { body: SeedApp } }, async (request) => {
+    const created = addApp(world, request.body as typeof SeedApp.static);
+    return created;
+  });
+
+  app.post('/wabas', { schema: { body: SeedWaba } }, async (request) => {
+    try {
+      const waba = addWaba(world, request.body as typeof SeedWaba.static, defaults());
+      return { id: waba.id, name: waba.name };
+    } catch (error) {
+      return seedFailure(error);
+    }
+  });
+
+  app.post(
+    '/phone-numbers',
+    { schema: { body: Type.Intersect([SeedPhoneNumber, Type.Object({ wabaId: Type.String() })]) } },
+    async (request) => {
+      const body = request.body as typeof SeedPhoneNumber.static & { wabaId: string };
+      try {
+        const number = addPhoneNumber(world, body.wabaId, body, defaults());
+        return {
+          id: number.id,
+          wabaId: number.wabaId,
+          display: number.display,
+          registered: number.registered,
+        };
+      } catch (error) {
+        return seedFailure(error);
+      }
+    },
+  );
+
+  app.post('/tokens', { schema: { body: SeedToken } }, async (request) => {
+    try {
+      const token = addToken(world, request.body as typeof SeedToken.static, sandbox.now());
+      return { value: token.value, appId: token.appId, kind: token.kind, wabaIds: token.wabaIds };
+    } catch (error) {
+      return seedFailure(error);
+    }
+  });
+
+  app.post<{ Params: { value: string } }>('/tokens/:value/revoke', async (request) => {
+    const token = world.tokens.get(request.params.value);
+    if (!token) throw new AppError('ROUTE_NOT_FOUND', 'No such token.');
+    token.revoked = true;
+    return { revoked: true };
+  });
+
+  // Embedded Signup: what FB.login hands the front end (§8.1 step 2); valid 30 s.
+  app.post(
+    '/oauth-codes',
+    { schema: { body: Type.Object({ appId: Type.String(), wabaIds: Type.Array(Type.String()) }) } },
+    async (request) => {
+      const body = request.body as { appId: string; wabaIds: string[] };
+      if (!world.apps.has(body.appId)) throw new AppError('VALIDATION_FAILED', `unknown app ${body.appId}`);
+      const code = randomBytes(24).toString('base64url');
+      const expiresAt = sandbox.now() + 30_000;
+      world.codes.set(code, { code, appId: body.appId, wabaIds: body.wabaIds, expiresAt, used: false });
+      return { code, expiresAt };
+    },
+  );
+
+  app.put<{ Params: { waId: string } }>(
+    '/customers/:waId',
+    {
+      schema: {
+        body: Type.Omit(SeedCustomer, ['waId']),
+        params: Type.Object({ waId: Type.String({ pattern: '^[0-9]{6,15}$' }) }),
+      },
+    },
+    async (request) => {
+      const before = customerOf(world, request.params.waId);
+      const wasOffline = !before.online;
+      const customer = setCustomer(world, { ...(request.body as object), waId: request.params.waId });
+      if (wasOffline && customer.online) sandbox.deviceOnline(customer.waId);
+      return customer;
+    },
+  );
+
+  const InboundBody = Type.Object({
+    phoneNumberId: Type.String(),
+    from: Type.String({ pattern: '^[0-9]{6,15}$' }),
+    name: Type.Optional(Type.String()),
+    messages: Type.Array(InboundSpec, { minItems: 1, maxItems: 1_000 }),
+  });
+
+  // A customer sends messages (§3.4); each opens/refreshes the service window (§6).
+  app.post('/inbound', { schema: { body: InboundBody } }, async (request) => {
+    const body = request.body as typeof InboundBody.static;
+    const number = world.numbers.get(body.phoneNumberId);
+    if (!number) throw new AppError('VALIDATION_FAILED', `unknown phone number ${body.phoneNumberId}`);
+    const customer = customerOf(world, body.from);
+    if (body.name) customer.name = body.name;
+    const base = sandbox.publicUrl || `${request.protocol}://${request.host}`;
+    const ids: string[] = [];
+    for (const spec of body.messages) {
+      const now = sandbox.now();
+      // §5.1: inbound counts toward the number's throughput; a user's message is never refused.
+      number.limiter.tryTake(now);
+      let media: BuiltMedia | undefined;
+      if (MEDIA_KINDS.has(spec.kind)) {
+        const mimeType = spec.mimeType ?? DEFAULT_MIME[spec.kind] ?? 'application/octet-stream';
+        const bytes = spec.data ? Buffer.from(spec.data, 'base64') : randomBytes(64);
+        const stored = storeMedia(sandbox, number.id, mimeType, bytes, INBOUND_MEDIA_TTL_MS);
+        media = { id: stored.id, mimeType, sha256: stored.sha256, url: mediaInfo(sandbox, base, stored).url };
+      }
+      const wamid = newWamid(body.from);
+      const message = buildInbound(
+        spec,
+        {
+          from: body.from,
+          id: wamid,
+          timestamp: String(Math.floor(now / 1_000)),
+          businessNumber: number.display,
+        },
+        media,
+      );
+      world.inbound.set(wamid, {
+        wamid,
+        phoneNumberId: number.id,
+        from: body.from,
+        type: String(message.type),
+        message,
+        at: now,
+        readByBusiness: false,
+      });
+      world.lastInbound.set(windowKey(number.id, body.from), now);
+      sandbox.emit(number, 'messages', {
+        messaging_product: 'whatsapp',
+        metadata: sandbox.metadata(number),
+        contacts: [{ profile: { name: customer.name }, wa_id: body.from }],
+        messages: [message],
+      });
+      ids.push(wamid);
+    }
+    return { ids };
+  });
+
+  // §9: the user stops/resumes marketing; a `user_preferences` webhook follows.
+  app.post(
+    '/user-preferences',
+    {
+      schema: {
+        body: Type.Object({
+          phoneNumberId: Type.String(),
+          waId: Type.String({ pattern: '^[0-9]{6,15}$' }),
+          value: Type.Union([Type.Literal('stop'), Type.Literal('resume')]),
+        }),
+      },
+    },
+    async (request) => {
+      const body = request.body as { phoneNumberId: string; waId: string; value: 'stop' | 'resume' };
+      const number = world.numbers.get(body.phoneNumberId);
+      if (!number) throw new AppError('VALIDATION_FAILED', `unknown phone number ${body.phoneNumberId}`);
+      const customer = customerOf(world, body.waId);
+      customer.marketing = body.value;
+      sandbox.emit(number, 'user_preferences', {
+        messaging_product: 'whatsapp',
+        metadata: sandbox.metadata(number),
+        contacts: [{ profile: { name: customer.name }, wa_id: body.waId }],
+        user_preferences: [
+          {
+            wa_id: body.waId,
+            detail: `User requested to ${body.value} marketing messages`,
+            category: 'marketing_messages',
+            value: body.value,
+            timestamp: Math.floor(sandbox.now() / 1_000),
+          },
+        ],
+      });
+      return { marketing: customer.marketing };
+    },
+  );
+
+  // Moves a template to any status (pause, disable, approve…) with its status webhook (§7.4).
+  app.post<{ Params: { id: string } }>(
+    '/templates/:id/status',
+    {
+      schema: {
+        body: Type.Object({
+          status: Type.Union(
+            ['PENDING', 'APPROVED', 'REJECTED', 'PAUSED', 'DISABLED'].map((s) => Type.Literal(s)),
+          ),
+          reason: Type.Optional(Type.String()),
+        }),
+      },
+    },
+    async (request) => {
+      const template = world.templates.get(request.params.id);
+      if (!template) throw new AppError('ROUTE_NOT_FOUND', 'No such template.');
+      const body = request.body as { status: typeof template.status; reason?: string };
+      template.status = body.status;
+      sandbox.emitWaba(template.wabaId, 'message_template_status_update', {
+        ...statusUpdate(template, body.reason ?? null),
+      });
+      return { id: template.id, status: template.status };
+    },
+  );
+
+  // Everything the platform sent, with the statuses the simulated users produced.
+  app.get<{ Querystring: { phoneNumberId?: string; to?: string } }>('/messages', async (request) => {
+    const { phoneNumberId, to } = request.query;
+    return {
+      messages: [...world.outbound.values()]
+        .filter((m) => (!phoneNumberId || m.phoneNumberId === phoneNumberId) && (!to || m.to === to))
+        .map((m) => ({ ...m })),
+    };
+  });
+
+  app.get<{ Querystring: { phoneNumberId?: string } }>('/inbound', async (request) => ({
+    messages: [...world.inbound.values()].filter(
+      (m) => !request.query.phoneNumberId || m.phoneNumberId === request.query.phoneNumberId,
+    ),
+  }));
+
+  app.get<{ Querystring: { limit?: number } }>(
+    '/webhooks',
+    {
+      schema: {
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_000 })) }),
+      },
+    },
+    async (request) => ({
+      stats: sandbox.engine.stats(),
+      idle: sandbox.engine.idle(),
+      deliveries: sandbox.engine.recent(request.query.limit ?? 100).map((d) => ({
+        id: d.id,
+        url: d.url,
+        appId: d.appId,
+        state: d.state,
+        attempts: d.attempts,
+        changes: d.changes,
+        lastResult: d.lastResult,
+        duplicatesSent: d.duplicatesSent,
+        signature: d.signature,
+        body: d.body.toString('utf8'),
+      })),
+    }),
+  );
+
+  const Faults = Type.Object({
+    duplicateRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    reorder: Type.Optional(Type.Boolean()),
+    delayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
+    dropDelivered: Type.Optional(Type.Boolean()),
+  });
+  app.put('/faults', { schema: { body: Faults } }, async (request) => {
+    sandbox.faults = { ...sandbox.faults, ...(request.body as object) };
+    return sandbox.faults;
+  });
+
+  const Timings = Type.Object({
+    sentMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    deliveredMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    readMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    deterministic: Type.Optional(Type.Boolean()),
+  });
+  app.put('/timings', { schema: { body: Timings } }, async (request) => {
+    const { deterministic, ...timings } = request.body as typeof Timings.static;
+    sandbox.timings = { ...sandbox.timings, ...timings };
+    if (deterministic !== undefined) sandbox.deterministic = deterministic;
+    return { ...sandbox.timings, deterministic: sandbox.deterministic };
+  });
+
+  app.post('/reset', async () => {
+    sandbox.reset();
+    return { reset: true };
+  });
+}

@@ -1,0 +1,217 @@
+import { randomBytes } from 'node:crypto';
+import type { StatusObject, WebhookError } from '@wapi/contracts';
+import type { Config } from './config';
+import type { Pricing } from './domain/pricing';
+import { createRandom } from './domain/prng';
+import {
+  createWorld,
+  customerOf,
+  type OutboundMessage,
+  type PhoneNumber,
+  type StatusName,
+  type World,
+} from './domain/world';
+import {
+  createDeliveryEngine,
+  type DeliveryEngine,
+  type Faults,
+  NO_FAULTS,
+} from './webhooks/delivery-engine';
+import { targetsFor, wabaTargets } from './webhooks/routing';
+
+/** Status timings (§12: realistic latencies are unconfirmed; defaults from config). */
+export interface Timings {
+  sentMs: number;
+  deliveredMs: number;
+  readMs: number;
+}
+
+/** What happens to an accepted send after the 200 (§3.5, §4 notes). */
+export interface SendPlan {
+  pricing: Pricing;
+  /** Async failure: a `failed` status with this error instead of the normal progression. */
+  failure: WebhookError | undefined;
+  /** §2.8: reactions only get `sent`. */
+  onlySent: boolean;
+}
+
+export interface Sandbox {
+  readonly world: World;
+  readonly engine: DeliveryEngine;
+  readonly config: Config;
+  now(): number;
+  faults: Faults;
+  timings: Timings;
+  deterministic: boolean;
+  /** Base URL of this sandbox as callers reach it (media URLs). */
+  publicUrl: string;
+  /** Starts the sent → delivered → read progression (or the async failure) of a send. */
+  afterAccepted(message: OutboundMessage, number: PhoneNumber, plan: SendPlan): void;
+  /** A simulated user's device came online: deliver what was waiting (§12). */
+  deviceOnline(waId: string): void;
+  /** Emits one change for `number` on `field` to every subscribed app. */
+  emit(number: PhoneNumber, field: string, value: Record<string, unknown>): void;
+  emitWaba(wabaId: string, field: string, value: Record<string, unknown>): void;
+  metadata(number: PhoneNumber): { display_phone_number: string; phone_number_id: string };
+  /** Schedules work on the sandbox's timers (cleared on reset and close). */
+  later(ms: number, fn: () => void): void;
+  reset(): void;
+  close(): void;
+}
+
+export interface SandboxDeps {
+  config: Config;
+  now?: () => number;
+}
+
+const DAY_S = 86_400;
+
+export function createSandbox(deps: SandboxDeps): Sandbox {
+  const { config } = deps;
+  const now = deps.now ?? Date.now;
+  const random = createRandom(config.SANDBOX_RANDOM_SEED);
+  const world = createWorld();
+  const timers = new Set<NodeJS.Timeout>();
+  type StatusFn = (name: StatusName, withPricing: boolean, error?: WebhookError) => void;
+  /** Messages whose `delivered` waits for the device (§12: offline device delays delivery). */
+  const pending = new Map<string, Array<{ message: OutboundMessage; status: StatusFn }>>();
+
+  const sandbox: Sandbox = {
+    world,
+    config,
+    now,
+    faults: { ...NO_FAULTS },
+    timings: {
+      sentMs: config.SANDBOX_STATUS_SENT_MS,
+      deliveredMs: config.SANDBOX_STATUS_DELIVERED_MS,
+      readMs: config.SANDBOX_STATUS_READ_MS,
+    },
+    deterministic: config.SANDBOX_DETERMINISTIC,
+    publicUrl: config.SANDBOX_PUBLIC_URL,
+    engine: createDeliveryEngine({
+      timeoutMs: config.SANDBOX_WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: config.SANDBOX_WEBHOOK_RETRY_BASE_MS,
+      horizonMs: config.SANDBOX_WEBHOOK_RETRY_HORIZON_MS,
+      batchMax: config.SANDBOX_WEBHOOK_BATCH_MAX,
+      concurrency: config.SANDBOX_WEBHOOK_CONCURRENCY,
+      now,
+      random,
+      faults: () => sandbox.faults,
+    }),
+    later(ms, fn) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        fn();
+      }, ms);
+      timers.add(timer);
+    },
+    metadata(number) {
+      return { display_phone_number: number.display, phone_number_id: number.id };
+    },
+    emit(number, field, value) {
+      for (const target of targetsFor(world, number, field))
+        sandbox.engine.enqueue(target, number.wabaId, field, value);
+    },
+    emitWaba(wabaId, field, value) {
+      for (const target of wabaTargets(world, wabaId)) sandbox.engine.enqueue(target, wabaId, field, value);
+    },
+    afterAccepted(message, number, plan) {
+      const status = statusEmitter(message, number, plan);
+      if (plan.failure) {
+        const failure = plan.failure;
+        sandbox.later(delay(sandbox.timings.sentMs), () => status('failed', false, failure));
+        return;
+      }
+      sandbox.later(delay(sandbox.timings.sentMs), () => {
+        status('sent', true);
+        if (plan.onlySent) return;
+        if (!customerOf(world, message.to).online) {
+          message.awaitingDevice = true;
+          const list = pending.get(message.to) ?? [];
+          list.push({ message, status });
+          pending.set(message.to, list);
+          return;
+        }
+        deliver(message, status);
+      });
+    },
+    deviceOnline(waId) {
+      const list = pending.get(waId) ?? [];
+      pending.delete(waId);
+      for (const item of list) {
+        item.message.awaitingDevice = false;
+        deliver(item.message, item.status);
+      }
+    },
+    reset() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      pending.clear();
+      sandbox.engine.reset();
+      for (const map of Object.values(world)) (map as Map<unknown, unknown>).clear();
+      sandbox.faults = { ...NO_FAULTS };
+    },
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      sandbox.engine.close();
+    },
+  };
+
+  function delay(ms: number): number {
+    return sandbox.deterministic ? ms : Math.round(ms * (0.5 + random()));
+  }
+
+  /** Builds and emits the status objects of one message (§3.5). */
+  function statusEmitter(message: OutboundMessage, number: PhoneNumber, plan: SendPlan): StatusFn {
+    // Pre-v24 `conversation.id` is unique per message (§3.5).
+    const conversationId = randomBytes(16).toString('hex');
+    return (name, withPricing, error) => {
+      const at = now();
+      message.statuses.push({ status: name, at, ...(error ? { errorCode: error.code } : {}) });
+      const object: StatusObject = {
+        id: message.wamid,
+        status: name,
+        timestamp: String(Math.floor(at / 1_000)),
+        recipient_id: message.to,
+      };
+      const opaque = message.payload.biz_opaque_callback_data;
+      if (typeof opaque === 'string') object.biz_opaque_callback_data = opaque;
+      if (withPricing) {
+        // §3.5 / §1.1: `conversation` only before v24 (free-entry-point windows are not emulated);
+        // `expiration_timestamp` only on `sent`.
+        if (message.version < 24)
+          object.conversation = {
+            id: conversationId,
+            ...(name === 'sent' ? { expiration_timestamp: String(Math.floor(at / 1_000) + DAY_S) } : {}),
+            origin: { type: plan.pricing.category },
+          };
+        object.pricing = { ...plan.pricing };
+      }
+      if (error) object.errors = [error];
+      sandbox.emit(number, 'messages', {
+        messaging_product: 'whatsapp',
+        metadata: sandbox.metadata(number),
+        statuses: [object],
+      });
+    };
+  }
+
+  /**
+   * `delivered` then `read` (read only with read receipts on, §3.5). With the drop-delivered
+   * fault only `read` is sent, carrying the pricing (pricing on `sent` and one of delivered/read).
+   */
+  function deliver(message: OutboundMessage, status: StatusFn): void {
+    const customer = customerOf(world, message.to);
+    if (sandbox.faults.dropDelivered && customer.readReceipts) {
+      sandbox.later(delay(sandbox.timings.deliveredMs + sandbox.timings.readMs), () => status('read', true));
+      return;
+    }
+    sandbox.later(delay(sandbox.timings.deliveredMs), () => {
+      status('delivered', true);
+      if (customer.readReceipts) sandbox.later(delay(sandbox.timings.readMs), () => status('read', false));
+    });
+  }
+
+  return sandbox;
+}

@@ -1,0 +1,294 @@
+import { randomInt } from 'node:crypto';
+import type { WebhookEnvelope } from '@wapi/contracts';
+import { signBody } from './signature';
+
+/** Where one app receives webhooks; signatures are keyed per app (§3.2, §11). */
+export interface WebhookTarget {
+  url: string;
+  appId: string;
+  secret: string;
+}
+
+/** Fault injection, switchable at run time through the control API (§12 "Webhook delivery engine"). */
+export interface Faults {
+  /** Probability that a delivered POST is sent again with the identical body. */
+  duplicateRate: number;
+  /** Shuffle queued changes before they are batched, so POSTs leave out of order. */
+  reorder: boolean;
+  /** Extra delay before a POST's first attempt (ms). */
+  delayMs: number;
+  /** Skip `delivered` and send only `read` (Meta's documented optimisation, §3.5). */
+  dropDelivered: boolean;
+}
+
+export const NO_FAULTS: Faults = { duplicateRate: 0, reorder: false, delayMs: 0, dropDelivered: false };
+
+export interface DeliveryOptions {
+  timeoutMs: number;
+  retryBaseMs: number;
+  horizonMs: number;
+  batchMax: number;
+  concurrency: number;
+  now: () => number;
+  random: () => number;
+  faults: () => Faults;
+  onGiveUp?: (record: DeliveryRecord) => void;
+}
+
+export interface DeliveryRecord {
+  id: number;
+  url: string;
+  appId: string;
+  /** The exact bytes signed and sent on every attempt, retries and duplicates included (§3.6). */
+  body: Buffer;
+  signature: string;
+  changes: number;
+  attempts: number;
+  firstAttemptAt: number | undefined;
+  state: 'queued' | 'in-flight' | 'waiting-retry' | 'delivered' | 'given-up';
+  lastResult: string | undefined;
+  duplicatesSent: number;
+}
+
+interface PendingChange {
+  wabaId: string;
+  field: string;
+  value: Record<string, unknown>;
+  at: number;
+}
+
+export interface DeliveryEngine {
+  enqueue(target: WebhookTarget, wabaId: string, field: string, value: Record<string, unknown>): void;
+  /** GET verification handshake (§3.1): true when the receiver echoes the challenge with 200. */
+  verify(url: string, verifyToken: string): Promise<boolean>;
+  stats(): DeliveryStats;
+  /** Most recent deliveries, newest last (bounded). */
+  recent(limit: number): DeliveryRecord[];
+  /** True when nothing is queued, in flight or waiting for a retry. */
+  idle(): boolean;
+  reset(): void;
+  close(): void;
+}
+
+export interface DeliveryStats {
+  posts: number;
+  delivered: number;
+  failedAttempts: number;
+  duplicates: number;
+  givenUp: number;
+  queuedChanges: number;
+  inFlight: number;
+  waitingRetry: number;
+}
+
+const KEEP_RECORDS = 2_000;
+
+export function createDeliveryEngine(options: DeliveryOptions): DeliveryEngine {
+  const queues = new Map<string, { target: WebhookTarget; pending: PendingChange[] }>();
+  const ready: Array<{ record: DeliveryRecord; duplicate: boolean }> = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const records: DeliveryRecord[] = [];
+  let flushScheduled = false;
+  let inFlight = 0;
+  let waitingRetry = 0;
+  let delayed = 0;
+  let nextId = 1;
+  let closed = false;
+  const stats = { posts: 0, delivered: 0, failedAttempts: 0, duplicates: 0, givenUp: 0 };
+
+  function later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (!closed) fn();
+    }, ms);
+    timers.add(timer);
+  }
+
+  function shuffle<T>(items: T[]): void {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = Math.floor(options.random() * (i + 1));
+      [items[i], items[j]] = [items[j] as T, items[i] as T];
+    }
+  }
+
+  /** §3.3 envelope; one entry per WABA; `time` only on non-`messages` fields. */
+  function envelope(changes: PendingChange[]): WebhookEnvelope {
+    const entries = new Map<string, WebhookEnvelope['entry'][number]>();
+    for (const change of changes) {
+      let entry = entries.get(change.wabaId);
+      if (!entry) {
+        entry = { id: change.wabaId, changes: [] };
+        if (change.field !== 'messages') entry.time = Math.floor(change.at / 1_000);
+        entries.set(change.wabaId, entry);
+      }
+      entry.changes.push({ field: change.field, value: change.value });
+    }
+    return { object: 'whatsapp_business_account', entry: [...entries.values()] };
+  }
+
+  function flush(): void {
+    flushScheduled = false;
+    const faults = options.faults();
+    for (const [key, queue] of queues) {
+      queues.delete(key);
+      if (faults.reorder) shuffle(queue.pending);
+      for (let i = 0; i < queue.pending.length; i += options.batchMax) {
+        const changes = queue.pending.slice(i, i + options.batchMax);
+        const body = Buffer.from(JSON.stringify(envelope(changes)));
+        const record: DeliveryRecord = {
+          id: nextId++,
+          url: queue.target.url,
+          appId: queue.target.appId,
+          body,
+          signature: signBody(queue.target.secret, body),
+          changes: changes.length,
+          attempts: 0,
+          firstAttemptAt: undefined,
+          state: 'queued',
+          lastResult: undefined,
+          duplicatesSent: 0,
+        };
+        records.push(record);
+        if (records.length > KEEP_RECORDS) records.shift();
+        if (faults.delayMs > 0) {
+          delayed++;
+          later(faults.delayMs + Math.floor(options.random() * faults.delayMs), () => {
+            delayed--;
+            ready.push({ record, duplicate: false });
+            pump();
+          });
+        } else ready.push({ record, duplicate: false });
+      }
+    }
+    pump();
+  }
+
+  function pump(): void {
+    while (!closed && inFlight < options.concurrency && ready.length > 0) {
+      const next = ready.shift();
+      if (next) void attempt(next.record, next.duplicate);
+    }
+  }
+
+  /** Retry schedule (§3.6, exact schedule unconfirmed): immediately, then base × 2^(n-2), within the horizon. */
+  function retryDelay(attempts: number): number {
+    return attempts <= 1 ? 0 : options.retryBaseMs * 2 ** (attempts - 2);
+  }
+
+  async function attempt(record: DeliveryRecord, duplicate: boolean): Promise<void> {
+    inFlight++;
+    if (!duplicate) {
+      record.attempts++;
+      record.state = 'in-flight';
+      record.firstAttemptAt ??= options.now();
+    }
+    stats.posts++;
+    let ok = false;
+    try {
+      const response = await fetch(record.url, {
+        method: 'POST',
+        body: record.body,
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature-256': record.signature,
+          'user-agent': 'facebookexternalua',
+        },
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+      await response.arrayBuffer();
+      ok = response.status >= 200 && response.status < 300;
+      if (!duplicate) record.lastResult = String(response.status);
+    } catch (error) {
+      if (!duplicate) record.lastResult = error instanceof Error ? error.name : 'error';
+    }
+    inFlight--;
+    if (duplicate || closed) {
+      pump();
+      return;
+    }
+    if (ok) {
+      record.state = 'delivered';
+      stats.delivered++;
+      // Duplicate delivery fault: the same bytes again, as Meta's retries to several apps do (§3.6).
+      if (options.random() < options.faults().duplicateRate) {
+        stats.duplicates++;
+        record.duplicatesSent++;
+        ready.push({ record, duplicate: true });
+      }
+    } else {
+      stats.failedAttempts++;
+      const delay = retryDelay(record.attempts);
+      if (options.now() + delay - (record.firstAttemptAt ?? 0) > options.horizonMs) {
+        record.state = 'given-up';
+        stats.givenUp++;
+        options.onGiveUp?.(record);
+      } else {
+        record.state = 'waiting-retry';
+        waitingRetry++;
+        later(delay, () => {
+          waitingRetry--;
+          ready.push({ record, duplicate: false });
+          pump();
+        });
+      }
+    }
+    pump();
+  }
+
+  return {
+    enqueue(target, wabaId, field, value) {
+      if (closed) return;
+      const key = `${target.appId} ${target.url}`;
+      let queue = queues.get(key);
+      if (!queue) {
+        queue = { target, pending: [] };
+        queues.set(key, queue);
+      }
+      queue.pending.push({ wabaId, field, value, at: options.now() });
+      // Changes produced in the same tick share POSTs (batching, §3.6).
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+    },
+    async verify(url, verifyToken) {
+      const challenge = String(randomInt(1, 2 ** 31 - 1));
+      const target = new URL(url);
+      target.searchParams.set('hub.mode', 'subscribe');
+      target.searchParams.set('hub.challenge', challenge);
+      target.searchParams.set('hub.verify_token', verifyToken);
+      try {
+        const response = await fetch(target, { signal: AbortSignal.timeout(options.timeoutMs) });
+        return response.status === 200 && (await response.text()) === challenge;
+      } catch {
+        return false;
+      }
+    },
+    stats() {
+      let queuedChanges = ready.length + delayed;
+      for (const q of queues.values()) queuedChanges += q.pending.length;
+      return { ...stats, queuedChanges, inFlight, waitingRetry };
+    },
+    recent(limit) {
+      return records.slice(-limit);
+    },
+    idle() {
+      return queues.size === 0 && ready.length === 0 && inFlight === 0 && waitingRetry === 0 && delayed === 0;
+    },
+    reset() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      queues.clear();
+      ready.length = 0;
+      records.length = 0;
+      waitingRetry = 0;
+      delayed = 0;
+      Object.assign(stats, { posts: 0, delivered: 0, failedAttempts: 0, duplicates: 0, givenUp: 0 });
+    },
+    close() {
+      closed = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    },
+  };
+}

@@ -1,0 +1,5 @@
+// Meta Graph API and webhook payloads (WhatsApp Cloud API), as TypeBox schemas.
+export * from './graph-error';
+export * from './management';
+export * from './send-message';
+export * from './webhook';
