@@ -45,6 +45,10 @@ for (const dep of declared) {
     problems.push(`app ${self.name} depends on app ${dep}`);
   if (self.name === '@wapi/contracts')
     problems.push(`@wapi/contracts must depend on nothing of ours, but lists ${dep}`);
+  // A library never ships an app inside it. A devDependency is allowed: a client's tests
+  // may run against a built app (meta-client's run against meta-sandbox).
+  if (selfInfo?.group === 'packages' && all.get(dep).group === 'apps' && self.dependencies?.[dep])
+    problems.push(`package ${self.name} depends on app ${dep} (only a devDependency for tests is allowed)`);
 }
 
 function* sourceFiles(dir) {
@@ -56,11 +60,13 @@ function* sourceFiles(dir) {
   }
 }
 
-const importPattern = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+// `import x from 'y'`, `export … from 'y'`, `import('y')`, and side-effect `import 'y'`.
+const importPattern =
+  /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
 for (const file of sourceFiles(here)) {
   const text = readFileSync(file, 'utf8');
   for (const match of text.matchAll(importPattern)) {
-    const spec = match[1] ?? match[2];
+    const spec = match[1] ?? match[2] ?? match[3];
     const where = relative(root, file);
     if (spec.startsWith('.')) {
       const target = resolve(dirname(file), spec);

@@ -32,7 +32,10 @@ for (const group of ['packages', 'apps']) {
     const brokenFiles = (r.testResults ?? []).filter(
       (file) => file.status === 'failed' && !(file.assertionResults ?? []).some((t) => t.status === 'failed'),
     ).length;
-    const f = (r.numFailedTests ?? 0) + brokenFiles;
+    let f = (r.numFailedTests ?? 0) + brokenFiles;
+    // Vitest also fails a run for unhandled errors and teardown failures that belong to
+    // no test; such a run must not total as "0 failed".
+    if (r.success === false && f === 0) f = 1;
     const s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
     passed += p;
     failed += f;

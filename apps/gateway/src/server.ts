@@ -1,4 +1,4 @@
-import { configOrExit, createLogger, createRedis, serve } from '@wapi/service-kit';
+import { closeRedis, configOrExit, createLogger, createRedis, serve } from '@wapi/service-kit';
 import { createMongoClient } from '@wapi/store';
 import { buildApp } from './app';
 import { loadServiceConfig, SERVICE } from './config';
@@ -14,7 +14,7 @@ await serve(app, {
   port: config.PORT,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   closers: [
-    { name: 'redis', close: () => redis.quit() },
+    { name: 'redis', close: () => closeRedis(redis) },
     { name: 'mongodb', close: () => mongo.close() },
   ],
 });

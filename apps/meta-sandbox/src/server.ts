@@ -1,4 +1,4 @@
-import { configOrExit, createLogger, createRedis, serve } from '@wapi/service-kit';
+import { closeRedis, configOrExit, createLogger, createRedis, serve } from '@wapi/service-kit';
 import { buildApp } from './app';
 import { loadServiceConfig, SERVICE } from './config';
 
@@ -11,5 +11,5 @@ await serve(app, {
   host: config.HOST,
   port: config.PORT,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  closers: [{ name: 'redis', close: () => redis.quit() }],
+  closers: [{ name: 'redis', close: () => closeRedis(redis) }],
 });

@@ -7,12 +7,18 @@
  */
 export const DEFAULT_PREFIX = 'wapi';
 
+/** What a prefix name may contain (KEY_PREFIX is validated against the same pattern). */
+export const PREFIX_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+
 /** Wraps a prefix name in a hash tag: `wapi` -> `{wapi}`. Idempotent. */
 export function hashTagged(prefix: string): string {
-  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix.replace(/^\{|\}$/g, ''))) {
-    throw new RangeError(`invalid prefix ${JSON.stringify(prefix)}: use 1-64 of [A-Za-z0-9_.:-]`);
+  const name = /^\{(.*)\}$/.exec(prefix)?.[1] ?? prefix;
+  if (!PREFIX_NAME.test(name)) {
+    throw new RangeError(
+      `invalid prefix ${JSON.stringify(prefix)}: use name or {name}, 1-64 of [A-Za-z0-9_.:-]`,
+    );
   }
-  return prefix.startsWith('{') && prefix.endsWith('}') ? prefix : `{${prefix}}`;
+  return `{${name}}`;
 }
 
 /** The BullMQ `prefix` option for every queue and worker. */

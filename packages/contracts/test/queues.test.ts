@@ -58,5 +58,7 @@ describe('prefixes', () => {
   it('rejects prefixes that would break the hash tag', () => {
     expect(() => hashTagged('a}b')).toThrow(RangeError);
     expect(() => hashTagged('')).toThrow(RangeError);
+    expect(() => hashTagged('{wapi')).toThrow(RangeError);
+    expect(() => hashTagged('wapi}')).toThrow(RangeError);
   });
 });

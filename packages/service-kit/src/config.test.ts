@@ -49,4 +49,19 @@ describe('loadConfig', () => {
       /REDIS_URL is required/,
     );
   });
+
+  it('refuses numbers that a lenient parser would silently change', () => {
+    for (const port of ['1e3', '80.5', '0x1F', 'true']) {
+      expect(() => loadConfig('svc', { PORT: BaseConfig.PORT }, { PORT: port })).toThrow(
+        /PORT is malformed: expected a whole number/,
+      );
+    }
+  });
+
+  it('names the allowed values of an enumerated variable and refuses a URL without a host', () => {
+    expect(() => loadConfig('svc', { LOG_LEVEL: BaseConfig.LOG_LEVEL }, { LOG_LEVEL: 'INFO' })).toThrow(
+      /LOG_LEVEL is malformed: expected one of fatal, error, warn, info, debug, trace, silent, got "INFO"/,
+    );
+    expect(() => loadConfig('svc', RedisConfig, { REDIS_URL: 'redis://' })).toThrow(/REDIS_URL is malformed/);
+  });
 });

@@ -1,5 +1,6 @@
 import { type Static, type TObject, type TProperties, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { PREFIX_NAME } from '@wapi/contracts';
 
 /** Thrown by {@link loadConfig}; `problems` lists every missing or malformed variable. */
 export class ConfigError extends Error {
@@ -36,16 +37,19 @@ export const BaseConfig = {
 };
 
 export const RedisConfig = {
-  REDIS_URL: Type.String({ pattern: '^rediss?://', description: 'redis://host:port[/db]' }),
+  REDIS_URL: Type.String({ pattern: '^rediss?://[^/\\s]+', description: 'redis://host:port[/db]' }),
   KEY_PREFIX: Type.String({
-    pattern: '^[A-Za-z0-9_.:-]{1,64}$',
+    pattern: PREFIX_NAME.source,
     default: 'wapi',
     description: 'Redis key/queue prefix',
   }),
 };
 
 export const MongoConfig = {
-  MONGO_URL: Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'MongoDB connection string' }),
+  MONGO_URL: Type.String({
+    pattern: '^mongodb(\\+srv)?://[^/\\s]+',
+    description: 'MongoDB connection string',
+  }),
 };
 
 export const InternalAuthConfig = {
@@ -73,10 +77,27 @@ export function loadConfig<P extends TProperties>(
     const value = env[key];
     if (value !== undefined && value !== '') raw[key] = value;
   }
+  const problems: string[] = [];
+  // Value.Convert parses numbers leniently (`1e3` -> 1, `80.5` -> 80, `0x1F` -> 31); an
+  // operator's typo must fail instead of starting the service on another port.
+  for (const [key, value] of Object.entries(raw)) {
+    const kind = (properties[key] as { type?: string }).type;
+    if (kind === 'integer' && !/^-?\d+$/.test(String(value).trim())) {
+      problems.push(`${key} is malformed: expected a whole number, got ${JSON.stringify(value)}`);
+      delete raw[key];
+    } else if (kind === 'number' && !/^-?\d+(\.\d+)?$/.test(String(value).trim())) {
+      problems.push(`${key} is malformed: expected a number, got ${JSON.stringify(value)}`);
+      delete raw[key];
+    } else if (kind === 'boolean' && !/^(true|false)$/.test(String(value).trim())) {
+      problems.push(`${key} is malformed: expected true or false, got ${JSON.stringify(value)}`);
+      delete raw[key];
+    }
+  }
+  const malformed = new Set(problems.map((p) => p.split(' ')[0]));
   const withDefaults = Value.Default(schema, raw);
   const converted = Value.Convert(schema, withDefaults);
-  const problems: string[] = [];
   for (const key of Object.keys(properties)) {
+    if (malformed.has(key)) continue;
     if (!(key in (converted as Record<string, unknown>))) {
       const description = (properties[key] as { description?: string }).description;
       problems.push(`${key} is required but not set${description ? ` (${description})` : ''}`);
@@ -84,8 +105,13 @@ export function loadConfig<P extends TProperties>(
   }
   for (const error of Value.Errors(schema, converted)) {
     const key = error.path.replace(/^\//, '');
-    if (error.value === undefined) continue; // reported above as missing
-    problems.push(`${key} is malformed: ${error.message}`);
+    if (error.value === undefined || malformed.has(key)) continue; // reported above
+    const allowed = (properties[key] as { anyOf?: { const?: unknown }[] }).anyOf?.map((s) => s.const);
+    problems.push(
+      allowed?.every((v) => v !== undefined)
+        ? `${key} is malformed: expected one of ${allowed.join(', ')}, got ${JSON.stringify(error.value)}`
+        : `${key} is malformed: ${error.message}`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(service, [...new Set(problems)]);
   return Object.freeze(converted as Static<TObject<P>>);

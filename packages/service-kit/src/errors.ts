@@ -30,7 +30,12 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {
-      if (error.status >= 500) request.log.error({ err: error }, 'request failed');
+      if (error.status >= 500) {
+        // A 5xx message may carry internal detail (e.g. schema errors of a job payload):
+        // log it, answer with the catalogue text.
+        request.log.error({ err: error }, 'request failed');
+        return send(reply, request, error.code, ERRORS[error.code].message);
+      }
       return send(reply, request, error.code, error.message);
     }
     if ('validation' in error && error.validation) {

@@ -78,16 +78,21 @@ export function installHealth(app: FastifyInstance, options: HealthOptions): Reg
     async (): Promise<HealthResponse> => ({ status: 'ok', service: options.service }),
   );
 
-  app.get('/health/ready', { logLevel: 'warn' }, async (_request, reply) => {
+  app.get('/health/ready', { logLevel: 'warn' }, async (request, reply) => {
     const checks = await Promise.all(options.checks.map((c) => runCheck(c, options.timeoutMs)));
     const failed = checks.filter((c) => !c.ok).map((c) => c.name);
+    // The reason (host names, addresses, driver text) goes to the log, not to callers.
+    for (const check of checks) {
+      if (!check.ok)
+        request.log.warn({ dependency: check.name, reason: check.error }, 'dependency not ready');
+    }
     const body: ReadinessResponse = {
       status: failed.length === 0 ? 'ready' : 'unavailable',
       service: options.service,
       version: options.version,
       uptimeSeconds: Math.round((now() - startedAt) / 1000),
       failed,
-      checks,
+      checks: checks.map(({ name, ok, latencyMs }) => ({ name, ok, latencyMs })),
       versions,
     };
     return reply.status(failed.length === 0 ? 200 : 503).send(body);

@@ -1,10 +1,11 @@
+import { createSigner } from 'fast-jwt';
 import { describe, expect, it } from 'vitest';
 import { createInternalAuth } from './internal-auth';
 import { createService } from './service';
 
 const secret = 'internal-secret-for-tests-0123456789';
 
-function vaultApp(now?: () => number) {
+function vaultApp(allowedCallers?: string[]) {
   const app = createService({
     service: 'vault',
     version: '0',
@@ -12,10 +13,14 @@ function vaultApp(now?: () => number) {
     readinessTimeoutMs: 100,
     checks: [],
   });
-  const auth = createInternalAuth({ service: 'vault', secret, ...(now ? { now } : {}) });
+  const auth = createInternalAuth({
+    service: 'vault',
+    secret,
+    ...(allowedCallers ? { allowedCallers } : {}),
+  });
   app.register(async (scope) => {
     scope.addHook('onRequest', auth.require);
-    scope.get('/internal/ping', async () => ({ pong: true }));
+    scope.get('/internal/ping', async (request) => ({ pong: true, caller: request.caller }));
   });
   return app;
 }
@@ -31,7 +36,7 @@ describe('internal service authentication', () => {
       headers: { authorization: gateway.headerFor('vault') },
     });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ pong: true });
+    expect(res.json()).toEqual({ pong: true, caller: 'gateway' });
   });
 
   it('answers 401 INTERNAL_AUTH_REQUIRED without a token', async () => {
@@ -70,5 +75,40 @@ describe('internal service authentication', () => {
       expect(res.statusCode).toBe(401);
       expect(res.json().error.code).toBe('INTERNAL_AUTH_INVALID');
     }
+  });
+
+  it('answers 401 INTERNAL_AUTH_INVALID to a service that is not an allowed caller', async () => {
+    const app = vaultApp(['gateway', 'message-sender']);
+    const compliance = createInternalAuth({ service: 'compliance', secret });
+    const refused = await app.inject({
+      method: 'GET',
+      url: '/internal/ping',
+      headers: { authorization: compliance.headerFor('vault') },
+    });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.json().error.code).toBe('INTERNAL_AUTH_INVALID');
+    const allowed = await app.inject({
+      method: 'GET',
+      url: '/internal/ping',
+      headers: { authorization: gateway.headerFor('vault') },
+    });
+    expect(allowed.statusCode).toBe(200);
+  });
+
+  it('answers 401 INTERNAL_AUTH_INVALID to a token minted with a long life', async () => {
+    const longLived = createSigner({
+      key: secret,
+      algorithm: 'HS256',
+      aud: 'vault',
+      iss: 'gateway',
+      expiresIn: 3_600_000,
+    })({});
+    const res = await vaultApp().inject({
+      method: 'GET',
+      url: '/internal/ping',
+      headers: { authorization: `Bearer ${longLived}` },
+    });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().error.code).toBe('INTERNAL_AUTH_INVALID');
   });
 });

@@ -42,6 +42,44 @@ describe('log redaction', () => {
     expect(text.match(/\[REDACTED\]/g)?.length).toBeGreaterThanOrEqual(8);
   });
 
+  it('redacts at any depth, in any capitalisation, and masks passwords in URLs', () => {
+    const out = capture();
+    const log = createLogger('svc', 'info', out.stream);
+    class GraphError extends Error {
+      response = {
+        config: { headers: { Authorization: SECRETS.bearer, 'X-Hub-Signature-256': 'sha256=deadbeef' } },
+      };
+    }
+    log.error({ err: new GraphError('send failed') }, 'graph call failed');
+    log.info(
+      {
+        a: { b: { c: { d: { e: { Password: SECRETS.password, refresh_token: SECRETS.token } } } } },
+        headers: { 'set-cookie': 'sid=cookievalue', 'x-api-key': 'apikeyvalue', Cookie: 'c=cookie2' },
+        clientSecret: SECRETS.appSecret,
+        privateKey: '-----BEGIN PRIVATE KEY-----abc',
+        redisUrl: 'redis://:redispassword@10.0.0.5:6379',
+        mongoUrl: 'mongodb://wapi:mongopassword@db:27017/wapi',
+      },
+      'everything',
+    );
+    const text = out.text();
+    for (const secret of [
+      ...Object.values(SECRETS),
+      'sha256=deadbeef',
+      'cookievalue',
+      'apikeyvalue',
+      'cookie2',
+      'BEGIN PRIVATE KEY',
+      'redispassword',
+      'mongopassword',
+    ]) {
+      expect(text).not.toContain(secret);
+    }
+    const graphLine = JSON.parse(text.split('\n')[0]!);
+    expect(graphLine.err).toMatchObject({ type: 'GraphError', message: 'send failed' });
+    expect(text).toContain('mongodb://wapi:[REDACTED]@db:27017/wapi');
+  });
+
   it('keeps secrets in headers and query strings of requests out of request logs', async () => {
     const out = capture();
     const app = createService({

@@ -3,10 +3,13 @@ import { AppError, QUEUES, type QueueName, type QueuePayload, queuePrefix } from
 import { type Job, type JobsOptions, Queue, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 
 export interface QueueConnection {
   /** A `worker`-role connection (see createRedis). */
   connection: Redis;
+  /** Where queue and worker errors go (without a listener BullMQ writes them to the console). */
+  log: Pick<Logger, 'error'>;
   /** Key prefix name (`KEY_PREFIX`); wrapped in a hash tag. */
   prefix: string;
 }
@@ -43,13 +46,14 @@ export interface Producer<N extends QueueName> {
 /** A typed producer for one registered queue, with the registry's default job options. */
 export function createProducer<N extends QueueName>(
   name: N,
-  { connection, prefix }: QueueConnection,
+  { connection, prefix, log }: QueueConnection,
 ): Producer<N> {
   const queue = new Queue<QueuePayload<N>>(name, {
     connection,
     prefix: queuePrefix(prefix),
     defaultJobOptions: { ...QUEUES[name].defaults },
   });
+  queue.on('error', (error) => log.error({ queue: name, err: error }, 'queue error'));
   return {
     queue,
     async add(payload, options) {
@@ -69,10 +73,10 @@ export function createProducer<N extends QueueName>(
 export function createWorker<N extends QueueName>(
   name: N,
   process: (payload: QueuePayload<N>, job: Job<QueuePayload<N>>) => Promise<void>,
-  { connection, prefix }: QueueConnection,
+  { connection, prefix, log }: QueueConnection,
   options: Omit<WorkerOptions, 'connection' | 'prefix'> = {},
 ): Worker<QueuePayload<N>> {
-  return new Worker<QueuePayload<N>>(
+  const worker = new Worker<QueuePayload<N>>(
     name,
     async (job) => {
       if (!Value.Check(QUEUES[name].payload, job.data)) {
@@ -82,6 +86,8 @@ export function createWorker<N extends QueueName>(
     },
     { concurrency: 10, ...options, connection, prefix: queuePrefix(prefix) },
   );
+  worker.on('error', (error) => log.error({ queue: name, err: error }, 'worker error'));
+  return worker;
 }
 
 /**

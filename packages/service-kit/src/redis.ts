@@ -34,6 +34,21 @@ export function createRedis(url: string, role: RedisRole, log: Pick<Logger, 'war
   return client;
 }
 
+/**
+ * Closes a connection without hanging: `quit()` waits for Redis to answer, which a
+ * worker-role connection does forever while Redis is down, so after `timeoutMs` the
+ * connection is dropped instead. Keeps graceful shutdown bounded during an outage.
+ */
+export async function closeRedis(client: Redis, timeoutMs = 2_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const result = await Promise.race([client.quit().catch(() => 'failed' as const), timedOut]);
+  clearTimeout(timer);
+  if (result !== 'OK') client.disconnect();
+}
+
 /** Readiness probe for a Redis connection. */
 export function redisCheck(client: Redis, name = 'redis') {
   return { name, probe: () => client.ping() };

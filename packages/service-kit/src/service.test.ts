@@ -72,6 +72,19 @@ describe('error answers', () => {
     expect(res.body).not.toContain('hunter2');
   });
 
+  it('answers a 5xx catalogue error with the catalogue text, not its internal detail', async () => {
+    const instance = app();
+    instance.get('/bad-job', async () => {
+      throw new AppError('QUEUE_PAYLOAD_INVALID', 'message.send.v1: /to must match pattern');
+    });
+    const res = await instance.inject({ method: 'GET', url: '/bad-job' });
+    expect(res.statusCode).toBe(500);
+    expect(res.json().error).toMatchObject({
+      code: 'QUEUE_PAYLOAD_INVALID',
+      message: 'A job payload does not match its queue schema.',
+    });
+  });
+
   it('keeps a well-formed caller request id and replaces a malformed one', async () => {
     const kept = await app().inject({
       method: 'GET',
@@ -103,9 +116,11 @@ describe('readiness', () => {
       version: '1.2.3',
       failed: ['mongodb'],
     });
-    expect(body.checks.find((c: { name: string }) => c.name === 'mongodb').error).toBe(
-      'no answer within 100 ms',
-    );
+    // The reason stays in the log; callers see which dependency failed, not its internals.
+    expect(body.checks).toEqual([
+      { name: 'redis', ok: true, latencyMs: expect.any(Number) },
+      { name: 'mongodb', ok: false, latencyMs: expect.any(Number) },
+    ]);
     expect(body.versions.node).toBe(process.versions.node);
   });
 });

@@ -12,7 +12,7 @@ import {
 } from '../src/index';
 
 const ctx = useTestContext('queues');
-const quiet = { warn: () => undefined };
+const quiet = { warn: () => undefined, error: () => undefined };
 
 const command: MessageSendV1 = {
   workspaceId: 'ws_1',
@@ -30,7 +30,7 @@ describe('typed queue helpers on a real Redis', () => {
 
   beforeAll(() => {
     connection = createRedis(ctx.infra.redisUrl, 'worker', quiet);
-    producer = createProducer('message.send.v1', { connection, prefix: ctx.prefix });
+    producer = createProducer('message.send.v1', { connection, prefix: ctx.prefix, log: quiet });
   });
   afterAll(async () => {
     await producer.close();
@@ -62,7 +62,7 @@ describe('typed queue helpers on a real Redis', () => {
       async (payload) => {
         seen.push(payload.messageId);
       },
-      { connection: createRedis(ctx.infra.redisUrl, 'worker', quiet), prefix: ctx.prefix },
+      { connection: createRedis(ctx.infra.redisUrl, 'worker', quiet), prefix: ctx.prefix, log: quiet },
     );
     const failed: Job[] = [];
     worker.on('failed', (job) => {
@@ -108,7 +108,7 @@ describe('typed queue helpers on a real Redis', () => {
         started = true;
         await gate;
       },
-      { connection: createRedis(ctx.infra.redisUrl, 'worker', quiet), prefix: ctx.prefix },
+      { connection: createRedis(ctx.infra.redisUrl, 'worker', quiet), prefix: ctx.prefix, log: quiet },
     );
     drainOnClose(app, worker);
     await producer.add({ ...command, messageId: 'msg_inflight' }, { jobId: 'msg_inflight' });

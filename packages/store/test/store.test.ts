@@ -6,6 +6,7 @@ import {
   migrate,
   mongoCheck,
   type TenantDocument,
+  type TenantRepository,
   tenantRepository,
 } from '../src/index';
 
@@ -46,18 +47,84 @@ describe('tenant repository', () => {
     expect(await contacts.find(acme, smuggled)).toEqual([]);
   });
 
-  it('does not compile a query without a validated workspace', () => {
-    const contacts = tenantRepository<Contact>(ctx.db, 'contacts');
-    // These lines are checked by `tsc` (check-types): each must stay a type error.
-    // @ts-expect-error a plain string is not a WorkspaceId
-    void contacts.find('ws_acme', {});
-    // @ts-expect-error the workspace argument cannot be left out
-    void contacts.find({ waId: '911' });
-    // @ts-expect-error the workspace cannot be put in the filter
-    void contacts.find(acme, { workspaceId: 'ws_globex' });
+  it('rejects a malformed workspace id', () => {
     expect(() => asWorkspaceId('bad id with spaces')).toThrow(RangeError);
   });
+
+  it('refuses an update that would move a document to another workspace (cast past the type)', async () => {
+    const contacts = tenantRepository<Contact>(ctx.db, 'contacts_move');
+    await contacts.insertOne(acme, { waId: '913', name: 'Asha' });
+    type Update = Parameters<typeof contacts.updateOne>[2];
+    const attempts: [string, unknown][] = [
+      ['$set', { $set: { workspaceId: 'ws_globex' } }],
+      ['$set', { $set: { 'workspaceId.x': 1 } }],
+      ['$unset', { $unset: { workspaceId: '' } }],
+      ['$rename', { $rename: { workspaceId: 'formerWorkspace' } }],
+      ['$rename', { $rename: { name: 'workspaceId' } }],
+      ['$setOnInsert', { $setOnInsert: { workspaceId: 'ws_globex' } }],
+      ['$inc', { $inc: { workspaceId: 1 } }],
+    ];
+    for (const [operator, update] of attempts) {
+      const error = await contacts
+        .updateOne(acme, { waId: '913' }, update as Update)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RangeError);
+      expect((error as RangeError).message).toContain(`${operator} may not change workspaceId`);
+    }
+    // A replacement document or a pipeline could rewrite workspaceId wholesale.
+    for (const update of [{ name: 'replaced' }, [{ $set: { workspaceId: 'ws_globex' } }]]) {
+      await expect(contacts.updateOne(acme, { waId: '913' }, update as unknown as Update)).rejects.toThrow(
+        RangeError,
+      );
+    }
+    expect((await contacts.findOne(acme, { waId: '913' }))?.name).toBe('Asha');
+    expect(await contacts.count(globex)).toBe(0);
+    const raw = await ctx.db.collection('contacts_move').find({}).toArray();
+    expect(raw.map((d) => d.workspaceId)).toEqual(['ws_acme']);
+  });
+
+  it('upserts into the workspace it is given (the filter equality is copied to the new document)', async () => {
+    const contacts = tenantRepository<Contact>(ctx.db, 'contacts_upsert');
+    const result = await contacts.updateOne(
+      acme,
+      { waId: '914' },
+      { $set: { name: 'New' }, $setOnInsert: { waId: '914' } },
+      { upsert: true },
+    );
+    expect(result).toEqual({ matched: 0, modified: 0, upserted: true });
+    const raw = await ctx.db.collection('contacts_upsert').find({}).toArray();
+    expect(raw.map((d) => ({ workspaceId: d.workspaceId, waId: d.waId, name: d.name }))).toEqual([
+      { workspaceId: 'ws_acme', waId: '914', name: 'New' },
+    ]);
+    expect((await contacts.findOne(acme, { waId: '914' }))?.name).toBe('New');
+    expect(await contacts.findOne(globex, { waId: '914' })).toBeNull();
+    expect(await contacts.count(globex)).toBe(0);
+  });
 });
+
+// Type-only checks, compiled by `tsc` (check-types) and never called, so no query runs: each
+// line must stay a type error, or the unused @ts-expect-error fails the build.
+function typeOnly(contacts: TenantRepository<Contact>) {
+  // @ts-expect-error a plain string is not a WorkspaceId
+  void contacts.find('ws_acme', {});
+  // @ts-expect-error the workspace argument cannot be left out
+  void contacts.find({ waId: '911' });
+  // @ts-expect-error the workspace cannot be put in the filter
+  void contacts.find(acme, { workspaceId: 'ws_globex' });
+  // @ts-expect-error an update cannot move a document to another workspace
+  void contacts.updateOne(acme, {}, { $set: { workspaceId: 'ws_globex' } });
+  // @ts-expect-error nor through a path under workspaceId
+  void contacts.updateOne(acme, {}, { $set: { 'workspaceId.x': 1 } });
+  // @ts-expect-error nor by removing it
+  void contacts.updateOne(acme, {}, { $unset: { workspaceId: '' } });
+  // @ts-expect-error nor by renaming it
+  void contacts.updateOne(acme, {}, { $rename: { workspaceId: 'formerWorkspace' } });
+  // @ts-expect-error nor on insert
+  void contacts.updateOne(acme, {}, { $setOnInsert: { workspaceId: 'ws_globex' } }, { upsert: true });
+  // @ts-expect-error a replacement document is not an operator update
+  void contacts.updateOne(acme, {}, { name: 'replaced' });
+}
+void typeOnly;
 
 describe('migrate', () => {
   const specs: IndexSpec[] = [
@@ -86,6 +153,33 @@ describe('migrate', () => {
     });
     const names = (await ctx.db.collection('contacts').listIndexes().toArray()).map((i) => i.name);
     expect(names).toContain('workspace_waId_unique');
+  });
+
+  it('refuses an index whose key or options drifted from its spec, naming it and the fix', async () => {
+    const original: IndexSpec = {
+      collection: 'drift',
+      name: 'workspace_email',
+      key: { workspaceId: 1, email: 1 },
+      serves: 'find contact by email',
+    };
+    expect(await migrate(ctx.db, [original])).toEqual({ created: ['drift.workspace_email'], existing: [] });
+    const drifted: IndexSpec[] = [
+      { ...original, options: { unique: true } },
+      { ...original, key: { email: 1, workspaceId: 1 } },
+      { ...original, key: { workspaceId: 1, email: -1 } },
+    ];
+    for (const spec of drifted) {
+      await expect(migrate(ctx.db, [spec])).rejects.toThrow(
+        /index drift\.workspace_email exists with a different definition \((key|unique): .*drop it .* or give the spec a new name/,
+      );
+    }
+    await expect(migrate(ctx.db, [drifted[0]!])).rejects.toThrow('unique: index has false, spec has true');
+    // The check runs before any index is created, so a drifted deploy changes nothing.
+    const other: IndexSpec = { ...original, collection: 'drift_other', name: 'email' };
+    await expect(migrate(ctx.db, [other, drifted[0]!])).rejects.toThrow('drift.workspace_email');
+    expect(await ctx.db.listCollections({ name: 'drift_other' }).toArray()).toEqual([]);
+    // Nothing was changed: the original spec is still up to date.
+    expect(await migrate(ctx.db, [original])).toEqual({ created: [], existing: ['drift.workspace_email'] });
   });
 
   it('enforces a unique index (a duplicate insert fails with 11000)', async () => {

@@ -47,7 +47,12 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       { stdio: 'ignore' },
     );
     child.on('error', () => undefined);
-    await waitFor(() => answers(port), { timeoutMs: 10_000, what: `private redis-server on port ${port}` });
+    try {
+      await waitFor(() => answers(port), { timeoutMs: 10_000, what: `private redis-server on port ${port}` });
+    } catch (error) {
+      await stop(); // never leave a half-started server behind
+      throw error;
+    }
   }
 
   async function stop() {

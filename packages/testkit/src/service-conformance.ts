@@ -144,19 +144,25 @@ export function describeServiceConformance(options: ConformanceOptions): void {
     it('starts, becomes ready, and exits 0 soon after SIGTERM', async () => {
       const redis = await startPrivateRedis();
       const port = await freePort();
-      const proc = spawnService(
-        options.distEntry,
-        options.env({ redisUrl: redis.url, mongoUrl: ctx.mongoUrl, port }),
-      );
+      // MONGO_DB too: the built server must use this file's database, not its default one.
+      const env = {
+        ...options.env({ redisUrl: redis.url, mongoUrl: ctx.mongoUrl, port }),
+        MONGO_DB: ctx.dbName,
+      };
+      const proc = spawnService(options.distEntry, env);
       try {
-        await waitFor(
-          async () => {
-            if (proc.child.exitCode !== null) throw new Error(`exited early:\n${proc.output()}`);
-            const res = await fetch(`http://127.0.0.1:${port}/health/ready`);
-            return res.status === 200;
-          },
-          { what: `${service} server ready`, timeoutMs: 20_000 },
-        );
+        // A server that dies at start fails the test at once, with its output.
+        const earlyExit = proc.exited.then(() => {
+          throw new Error(`${service} exited before it was ready:\n${proc.output()}`);
+        });
+        earlyExit.catch(() => undefined);
+        await Promise.race([
+          earlyExit,
+          waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200, {
+            what: `${service} server ready`,
+            timeoutMs: 20_000,
+          }),
+        ]);
         const started = Date.now();
         proc.child.kill('SIGTERM');
         const { code } = await proc.exited;
