@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { AppError } from '@wapi/contracts';
+import { gate } from '@wapi/testkit';
 import { describe, expect, it } from 'vitest';
 import { createService } from './service';
 
@@ -134,28 +135,22 @@ describe('graceful close', () => {
       readinessTimeoutMs: 100,
       checks: [],
     });
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let entered: () => void = () => undefined;
-    const inside = new Promise<void>((resolve) => {
-      entered = resolve;
-    });
+    const held = gate();
+    const inside = gate();
     instance.get('/slow', async () => {
-      entered();
-      await gate;
+      inside.release();
+      await held.promise;
       return { done: true };
     });
     const address = await instance.listen({ host: '127.0.0.1', port: 0 });
     const inflight = fetch(`${address}/slow`);
-    await inside;
+    await inside.promise;
     const closed = instance.close();
     const during = await fetch(`${address}/health`)
       .then((r) => r.status)
       .catch(() => 'refused');
     expect([503, 'refused']).toContain(during);
-    release();
+    held.release();
     const res = await inflight;
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ done: true });

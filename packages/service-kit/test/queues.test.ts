@@ -1,5 +1,5 @@
 import type { MessageSendV1 } from '@wapi/contracts';
-import { useTestContext, waitFor } from '@wapi/testkit';
+import { gate, useTestContext, waitFor } from '@wapi/testkit';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -97,16 +97,13 @@ describe('typed queue helpers on a real Redis', () => {
       readinessTimeoutMs: 100,
       checks: [],
     });
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const held = gate();
     let started = false;
     const worker = createWorker(
       'message.send.v1',
       async () => {
         started = true;
-        await gate;
+        await held.promise;
       },
       { connection: createRedis(ctx.infra.redisUrl, 'worker', quiet), prefix: ctx.prefix, log: quiet },
     );
@@ -121,7 +118,7 @@ describe('typed queue helpers on a real Redis', () => {
     // The close must wait for the job: still open while the job is held.
     await new Promise((resolve) => setImmediate(resolve));
     expect(closed).toBe(false);
-    release();
+    held.release();
     await closing;
     expect(await producer.queue.getJobState('msg_inflight')).toBe('completed');
     await worker.disconnect();
