@@ -25,9 +25,10 @@ ARG SERVICE
 ENV NODE_ENV=production HOST=0.0.0.0 SERVICE=${SERVICE}
 WORKDIR /app
 COPY --from=build --chown=node:node /out/ ./
+COPY --from=build --chown=node:node /repo/packages/contracts/src/services.json ./services.json
 # Non-root: the official image's unprivileged `node` user.
 USER node
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "const p={gateway:7100,'webhook-ingest':7101,'message-sender':7102,compliance:7103,vault:7104,'meta-sandbox':7105};fetch('http://127.0.0.1:'+(process.env.PORT||p[process.env.SERVICE])+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "const port=process.env.PORT||require('./services.json')[process.env.SERVICE].port;fetch('http://127.0.0.1:'+port+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/server.js"]

@@ -15,16 +15,14 @@ const logDir = join(infraDir, 'logs');
 const GRACE_MS = 15_000;
 const READY_TIMEOUT_MS = 60_000;
 
+// The service table (ports, who owns a database) is packages/contracts/src/services.json.
 // Start order follows dependencies: vault and compliance before those that call them,
 // meta-sandbox before the services that call Meta.
-const SERVICES = [
-  { name: 'vault', port: 7104, mongo: true },
-  { name: 'compliance', port: 7103, mongo: true },
-  { name: 'meta-sandbox', port: 7105, mongo: false },
-  { name: 'webhook-ingest', port: 7101, mongo: true },
-  { name: 'message-sender', port: 7102, mongo: true },
-  { name: 'gateway', port: 7100, mongo: true },
-];
+const START_ORDER = ['vault', 'compliance', 'meta-sandbox', 'webhook-ingest', 'message-sender', 'gateway'];
+const table = JSON.parse(readFileSync(join(root, 'packages', 'contracts', 'src', 'services.json'), 'utf8'));
+const SERVICES = START_ORDER.map((name) => ({ name, port: table[name].port, mongo: table[name].database }));
+if (SERVICES.length !== Object.keys(table).length)
+  throw new Error('START_ORDER must name every service in services.json');
 
 const say = (msg) => process.stderr.write(`[wapi] ${msg}\n`);
 

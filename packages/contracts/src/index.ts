@@ -5,12 +5,4 @@ export * from './health';
 export * from './meta';
 export * from './prefixes';
 export * from './queues';
-export const SERVICE_NAMES = [
-  'gateway',
-  'webhook-ingest',
-  'message-sender',
-  'compliance',
-  'vault',
-  'meta-sandbox',
-] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
+export * from './services';

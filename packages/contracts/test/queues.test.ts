@@ -1,6 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
-import { hashTagged, keyOf, QUEUE_NAMES, QUEUES, queuePrefix } from '../src/index';
+import { hashTagged, keyOf, QUEUE_NAMES, QUEUES, queuePrefix, SERVICE_NAMES, SERVICES } from '../src/index';
 
 describe('queue registry', () => {
   it('names every queue family.version', () => {
@@ -60,5 +60,14 @@ describe('prefixes', () => {
     expect(() => hashTagged('')).toThrow(RangeError);
     expect(() => hashTagged('{wapi')).toThrow(RangeError);
     expect(() => hashTagged('wapi}')).toThrow(RangeError);
+  });
+});
+
+describe('service table', () => {
+  it('lists every service once, in order, with distinct ports', () => {
+    expect(Object.keys(SERVICES)).toEqual([...SERVICE_NAMES]);
+    const ports = SERVICE_NAMES.map((name) => SERVICES[name].port);
+    expect(new Set(ports).size).toBe(ports.length);
+    expect(SERVICES['meta-sandbox'].database).toBe(false);
   });
 });
