@@ -9,6 +9,7 @@ import { type Config, SERVICE } from './config';
 import { applySeed, Seed } from './domain/seed';
 import { controlRoutes } from './routes/control';
 import { graphRoutes } from './routes/graph';
+import { uiRoutes } from './routes/ui';
 import { createSandbox, type Sandbox } from './sandbox';
 
 export interface AppDeps {
@@ -60,6 +61,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => sandbox.close());
 
   await app.register(controlRoutes, { prefix: '/_sandbox', sandbox });
+  await app.register(uiRoutes, { prefix: '/_sandbox', sandbox });
   await app.register(graphRoutes, { sandbox });
   return app;
 }

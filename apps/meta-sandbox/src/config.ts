@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { SERVICES } from '@wapi/contracts';
 import { BaseConfig, loadConfig, RedisConfig } from '@wapi/service-kit';
 
 export const SERVICE = 'meta-sandbox';
@@ -8,7 +9,12 @@ const int = (min: number, max: number, def: number, description: string) =>
 
 const schema = {
   ...BaseConfig,
-  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 7105, description: 'port to listen on' }),
+  PORT: Type.Integer({
+    minimum: 0,
+    maximum: 65535,
+    default: SERVICES[SERVICE].port,
+    description: 'port to listen on',
+  }),
   ...RedisConfig,
   SANDBOX_ADMIN_TOKEN: Type.String({
     minLength: 16,
@@ -31,6 +37,24 @@ const schema = {
   SANDBOX_REENGAGEMENT_MODE: Type.Union([Type.Literal('async'), Type.Literal('sync')], {
     default: 'async',
     description: '131047 outside the 24 h window: `failed` status after a 200 (async) or HTTP 400 (sync)',
+  }),
+  SANDBOX_MESSAGING_LIMIT_MODE: Type.Union(
+    [Type.Literal('async'), Type.Literal('sync'), Type.Literal('off')],
+    {
+      default: 'async',
+      description:
+        'portfolio messaging limit exceeded (§5.3, behaviour unconfirmed): `failed` status after a 200 (async), HTTP 400 (sync), or not enforced (off)',
+    },
+  ),
+  SANDBOX_MESSAGING_LIMIT_CODE: int(
+    1,
+    999_999,
+    131048,
+    'error code when the portfolio messaging limit is exceeded (unconfirmed at Meta, §13.3)',
+  ),
+  SANDBOX_US_MARKETING_PAUSE: Type.Boolean({
+    default: false,
+    description: 'fail marketing templates to +1 numbers with 131049 (§6; per customer via the control API)',
   }),
   SANDBOX_THROUGHPUT_MPS: int(1, 1_000, 80, 'default messages per second of a number (§5.1)'),
   SANDBOX_PAIR_BURST: int(1, 1_000, 45, 'pair-rate burst (§5.2)'),

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { StatusObject, WebhookError } from '@wapi/contracts';
 import type { Config } from './config';
+import { webhookError } from './domain/graph-error';
 import type { Pricing } from './domain/pricing';
 import { createRandom } from './domain/prng';
+import { DEFAULT_TTL_MS } from './domain/ttl';
 import {
   createWorld,
   customerOf,
@@ -31,8 +33,12 @@ export interface SendPlan {
   pricing: Pricing;
   /** Async failure: a `failed` status with this error instead of the normal progression. */
   failure: WebhookError | undefined;
-  /** §2.8: reactions only get `sent`. */
+  /** §2.8: reactions only get `sent`; §12: so do messages to a user who blocked the business. */
   onlySent: boolean;
+  /** §3.5: a voice note (audio with `voice: true`) may get `played` after `read`. */
+  voice: boolean;
+  /** §3.5 / §6: sent inside a free-entry-point window (conversation per window). */
+  entryPoint: { conversationId: string; expiresAt: number } | undefined;
 }
 
 export interface Sandbox {
@@ -75,6 +81,8 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
   type StatusFn = (name: StatusName, withPricing: boolean, error?: WebhookError) => void;
   /** Messages whose `delivered` waits for the device (§12: offline device delays delivery). */
   const pending = new Map<string, Array<{ message: OutboundMessage; status: StatusFn }>>();
+  /** Plans of voice notes waiting for the device (needed for `played`). */
+  const plans = new Map<string, SendPlan>();
 
   const sandbox: Sandbox = {
     world,
@@ -113,10 +121,12 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
         sandbox.engine.enqueue(target, number.wabaId, field, value);
     },
     emitWaba(wabaId, field, value) {
-      for (const target of wabaTargets(world, wabaId)) sandbox.engine.enqueue(target, wabaId, field, value);
+      for (const target of wabaTargets(world, wabaId, field))
+        sandbox.engine.enqueue(target, wabaId, field, value);
     },
     afterAccepted(message, number, plan) {
       const status = statusEmitter(message, number, plan);
+      if (plan.voice && !plan.failure) plans.set(message.wamid, plan);
       if (plan.failure) {
         const failure = plan.failure;
         sandbox.later(delay(sandbox.timings.sentMs), () => status('failed', false, failure));
@@ -132,21 +142,28 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
           pending.set(message.to, list);
           return;
         }
-        deliver(message, status);
+        deliver(message, status, plan);
       });
     },
     deviceOnline(waId) {
       const list = pending.get(waId) ?? [];
       pending.delete(waId);
+      const at = now();
       for (const item of list) {
         item.message.awaitingDevice = false;
-        deliver(item.message, item.status);
+        // §2.11 / §12: undelivered past its TTL → dropped silently, no `failed`.
+        if (at >= (item.message.ttlExpiresAt ?? item.message.at + DEFAULT_TTL_MS)) {
+          item.message.droppedAt = at;
+          continue;
+        }
+        deliver(item.message, item.status, plans.get(item.message.wamid));
       }
     },
     reset() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       pending.clear();
+      plans.clear();
       sandbox.engine.reset();
       for (const map of Object.values(world)) (map as Map<unknown, unknown>).clear();
       sandbox.faults = { ...NO_FAULTS };
@@ -178,14 +195,18 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
       const opaque = message.payload.biz_opaque_callback_data;
       if (typeof opaque === 'string') object.biz_opaque_callback_data = opaque;
       if (withPricing) {
-        // §3.5 / §1.1: `conversation` only before v24 (free-entry-point windows are not emulated);
-        // `expiration_timestamp` only on `sent`.
-        if (message.version < 24)
+        // §3.5: `conversation` before v24, and from v24 only inside a free-entry-point window,
+        // where its id is the window's and it expires with the window; `expiration_timestamp`
+        // only on `sent`.
+        const fep = plan.entryPoint;
+        if (message.version < 24 || fep) {
+          const expires = fep ? Math.floor(fep.expiresAt / 1_000) : Math.floor(at / 1_000) + DAY_S;
           object.conversation = {
-            id: conversationId,
-            ...(name === 'sent' ? { expiration_timestamp: String(Math.floor(at / 1_000) + DAY_S) } : {}),
+            id: fep?.conversationId ?? conversationId,
+            ...(name === 'sent' ? { expiration_timestamp: String(expires) } : {}),
             origin: { type: plan.pricing.category },
           };
+        }
         object.pricing = { ...plan.pricing };
       }
       if (error) object.errors = [error];
@@ -201,15 +222,41 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
    * `delivered` then `read` (read only with read receipts on, §3.5). With the drop-delivered
    * fault only `read` is sent, carrying the pricing (pricing on `sent` and one of delivered/read).
    */
-  function deliver(message: OutboundMessage, status: StatusFn): void {
+  function deliver(message: OutboundMessage, status: StatusFn, plan: SendPlan | undefined): void {
+    plans.delete(message.wamid);
     const customer = customerOf(world, message.to);
+    // §3.5: `played` on the first play of a voice note, after `read` (only with receipts on).
+    const afterRead = () => {
+      if (plan?.voice && customer.playsVoiceNotes)
+        sandbox.later(delay(sandbox.timings.readMs), () => status('played', false));
+    };
     if (sandbox.faults.dropDelivered && customer.readReceipts) {
-      sandbox.later(delay(sandbox.timings.deliveredMs + sandbox.timings.readMs), () => status('read', true));
+      sandbox.later(delay(sandbox.timings.deliveredMs + sandbox.timings.readMs), () => {
+        status('read', true);
+        afterRead();
+      });
       return;
     }
     sandbox.later(delay(sandbox.timings.deliveredMs), () => {
       status('delivered', true);
-      if (customer.readReceipts) sandbox.later(delay(sandbox.timings.readMs), () => status('read', false));
+      const rate = sandbox.faults.deliveredThenFailed;
+      if (rate > 0 && random() < rate) {
+        // §3.5: rarely `delivered` and then `failed` (one of the user's devices failed). The code
+        // Meta sends is not documented; 131000 "Something went wrong" is the sandbox's choice.
+        sandbox.later(delay(sandbox.timings.deliveredMs), () =>
+          status(
+            'failed',
+            false,
+            webhookError(131000, 'Message failed to reach one of the recipient devices.'),
+          ),
+        );
+        return;
+      }
+      if (customer.readReceipts)
+        sandbox.later(delay(sandbox.timings.readMs), () => {
+          status('read', false);
+          afterRead();
+        });
     });
   }
 

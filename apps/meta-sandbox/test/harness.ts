@@ -182,6 +182,14 @@ export interface Harness {
     body?: unknown,
     token?: string | null,
   ): Promise<{ status: number; json: Record<string, unknown> }>;
+  /** A Graph call at an explicit version (`v24.0`…). */
+  graphAt(
+    version: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string | null,
+  ): Promise<{ status: number; json: Record<string, unknown> }>;
   control(
     method: string,
     path: string,
@@ -239,6 +247,7 @@ export async function startSandbox(options: {
     app,
     url,
     graph: (method, path, body, token = TOKEN) => call(method, `/v23.0${path}`, body, token),
+    graphAt: (version, method, path, body, token = TOKEN) => call(method, `/${version}${path}`, body, token),
     control: (method, path, body, token = ADMIN) => call(method, `/_sandbox${path}`, body, token),
     async close() {
       await app.close();

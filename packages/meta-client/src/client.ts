@@ -5,6 +5,7 @@ import type {
   CreateTemplateRequest,
   CreateTemplateResponse,
   DebugTokenResponse,
+  EditTemplateRequest,
   GraphErrorBody,
   GraphSuccess,
   MediaInfo,
@@ -207,6 +208,12 @@ export function createMetaClient(options: MetaClientOptions) {
     createTemplate: (token: string, wabaId: string, template: CreateTemplateRequest) =>
       call<CreateTemplateResponse>('POST', `${wabaId}/message_templates`, token, {}, template),
     getTemplate: (token: string, templateId: string) => call<MessageTemplate>('GET', templateId, token),
+    /** `POST /{template-id}`: edit; the template goes back to review (§7.1, §7.4). */
+    editTemplate: (token: string, templateId: string, edit: EditTemplateRequest) =>
+      call<GraphSuccess>('POST', templateId, token, {}, edit),
+    /** `POST /{template-id}/unpause`: manual unpause of a paused template (§7.1). */
+    unpauseTemplate: (token: string, templateId: string) =>
+      call<GraphSuccess>('POST', `${templateId}/unpause`, token),
     /** Deletes every language of `name`, or one template with `hsmId` (§7.1). */
     deleteTemplate: (token: string, wabaId: string, name: string, hsmId?: string) =>
       call<GraphSuccess>('DELETE', `${wabaId}/message_templates`, token, { name, hsm_id: hsmId }),

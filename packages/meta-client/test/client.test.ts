@@ -155,4 +155,28 @@ describe('meta-client against meta-sandbox', () => {
     expect(token.token_type).toBe('bearer');
     await expect(client.exchangeCode(APP, 'client-test-secret', code)).rejects.toBeInstanceOf(MetaApiError);
   });
+
+  it('edits a template back to review and unpauses a paused one (ref §7.1, §7.4)', async () => {
+    const { id } = await client.createTemplate(TOKEN, WABA, {
+      name: 'edit_me',
+      language: 'en_US',
+      category: 'UTILITY',
+      components: [{ type: 'BODY', text: 'Your order shipped.' }],
+    });
+    const force = (status: string) =>
+      fetch(`${baseUrl}/_sandbox/templates/${id}/status`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer client-test-admin-token', 'content-type': 'application/json' },
+        body: JSON.stringify({ status }),
+      });
+    expect((await force('APPROVED')).status).toBe(200);
+    const components = [{ type: 'BODY', text: 'Your order is on its way.' }];
+    expect(await client.editTemplate(TOKEN, id, { components })).toEqual({ success: true });
+    expect(await client.getTemplate(TOKEN, id)).toMatchObject({ status: 'PENDING', components });
+    const notPaused = await client.unpauseTemplate(TOKEN, id).catch((e: unknown) => e);
+    expect(notPaused).toMatchObject({ code: 100, classification: { kind: 'permanent' } });
+    expect((await force('PAUSED')).status).toBe(200);
+    expect(await client.unpauseTemplate(TOKEN, id)).toEqual({ success: true });
+    expect((await client.getTemplate(TOKEN, id)).status).toBe('APPROVED');
+  });
 });

@@ -13,6 +13,10 @@ const CODES: Record<number, { http: number; title: string }> = {
   // Graph's callback verification failure when setting an override URL (§8.3).
   2200: { http: 400, title: 'Callback verification failed' },
   80007: { http: 400, title: 'Rate limit issues' },
+  // §4: listed for message_templates (title via a third-party copy, unconfirmed); used for the
+  // 100 creations per WABA per hour of §5.4.
+  80008: { http: 400, title: 'Too many calls to this WhatsApp Business Account' },
+  130472: { http: 400, title: "User's number is part of an experiment" },
   130429: { http: 400, title: 'Rate limit hit' },
   131000: { http: 500, title: 'Something went wrong' },
   131008: { http: 400, title: 'Required parameter is missing' },
@@ -20,6 +24,8 @@ const CODES: Record<number, { http: number; title: string }> = {
   131021: { http: 400, title: 'Recipient cannot be sender' },
   131026: { http: 400, title: 'Message undeliverable' },
   131047: { http: 400, title: 'Re-engagement message' },
+  131048: { http: 400, title: 'Spam rate limit hit' },
+  131049: { http: 400, title: 'This message was not delivered to maintain healthy ecosystem engagement.' },
   131050: {
     http: 400,
     title:

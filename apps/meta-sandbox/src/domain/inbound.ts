@@ -32,6 +32,8 @@ export const InboundSpec = Type.Object({
   filename: Opt(Type.String()),
   /** Base64 media bytes; a small placeholder is generated when absent. */
   data: Opt(Type.String()),
+  /** Size the user's media claims (bytes); above 100 MB it arrives as an error 131052 (§10). */
+  fileSize: Opt(Type.Integer({ minimum: 0, maximum: 2 ** 40 })),
   voice: Opt(Type.Boolean()),
   animated: Opt(Type.Boolean()),
   payload: Opt(Type.String()),
@@ -99,12 +101,27 @@ export function buildInbound(
     case 'audio':
     case 'document':
     case 'sticker': {
+      if (!media) {
+        // §3.4 / §10 / §12: media over the 100 MB user limit cannot be downloaded by Meta; the
+        // webhook carries an `unsupported` message with error 131052 instead of the media.
+        message.type = 'unsupported';
+        message.unsupported = { type: spec.kind };
+        message.errors = [
+          {
+            code: 131052,
+            title: 'Media download error',
+            message: 'Media download error',
+            error_data: { details: 'Unable to download the media sent by the user: it exceeds 100 MB.' },
+          },
+        ];
+        break;
+      }
       message.type = spec.kind;
       const object: Record<string, unknown> = {
-        mime_type: media?.mimeType,
-        sha256: media?.sha256,
-        id: media?.id,
-        url: media?.url,
+        mime_type: media.mimeType,
+        sha256: media.sha256,
+        id: media.id,
+        url: media.url,
       };
       if (spec.caption !== undefined && spec.kind !== 'audio' && spec.kind !== 'sticker')
         object.caption = spec.caption;

@@ -28,3 +28,5 @@ export const MEDIA_URL_TTL_MS = 5 * 60_000;
 /** §10: uploaded media ids live 30 days; ids from inbound webhooks 7 days. */
 export const UPLOADED_MEDIA_TTL_MS = 30 * 86_400_000;
 export const INBOUND_MEDIA_TTL_MS = 7 * 86_400_000;
+/** §10: media a user sends is at most 100 MB; larger → inbound webhook error 131052. */
+export const INBOUND_MEDIA_MAX_BYTES = 100 * MB;

@@ -11,7 +11,19 @@ export interface Pricing {
  * `regular`; a utility template inside an open service window is free; non-template messages
  * (only possible inside the window) are `free_customer_service` in category `service`.
  */
-export function pricingFor(templateCategory: string | undefined, inWindow: boolean): Pricing {
+export function pricingFor(
+  templateCategory: string | undefined,
+  inWindow: boolean,
+  freeEntryPoint = false,
+): Pricing {
+  // §6 / §3.5: everything sent in a free-entry-point window is free, category `referral_conversion`.
+  if (freeEntryPoint)
+    return {
+      billable: false,
+      pricing_model: 'PMP',
+      type: 'free_entry_point',
+      category: 'referral_conversion',
+    };
   if (templateCategory === undefined)
     return { billable: false, pricing_model: 'PMP', type: 'free_customer_service', category: 'service' };
   const category = templateCategory.toLowerCase();

@@ -1,17 +1,22 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { newAccessToken, newObjectId, newSecret } from './ids';
+import { MESSAGING_TIERS } from './messaging-limits';
 import { createThroughputLimiter } from './rate-limiters';
 import { callingCodeOf } from './recipient';
-import type {
-  AccessToken,
-  Customer,
-  PhoneNumber,
-  SandboxApp,
-  Template,
-  TemplateStatus,
-  Waba,
-  World,
+import { checkSendTtl } from './ttl';
+import {
+  type AccessToken,
+  type Customer,
+  type PhoneNumber,
+  type SandboxApp,
+  type Template,
+  type TemplateStatus,
+  type Waba,
+  WEBHOOK_FIELDS,
+  type World,
 } from './world';
+
+export const WebhookField = Type.Union(WEBHOOK_FIELDS.map((f) => Type.Literal(f)));
 
 const Opt = Type.Optional;
 
@@ -21,6 +26,8 @@ export const SeedApp = Type.Object({
   secret: Opt(Type.String({ minLength: 8 })),
   callbackUrl: Opt(Type.String({ pattern: '^https?://' })),
   verifyToken: Opt(Type.String()),
+  /** §3.7 webhook fields the app subscribes to; all of them when absent. */
+  fields: Opt(Type.Array(WebhookField, { uniqueItems: true })),
 });
 export const SeedPhoneNumber = Type.Object({
   id: Opt(Type.String({ pattern: '^[0-9]{1,20}$' })),
@@ -32,7 +39,8 @@ export const SeedPhoneNumber = Type.Object({
   // §5.1: 80 by default, 20 for coexistence numbers, up to 1,000 after the upgrade.
   throughputMps: Opt(Type.Integer({ minimum: 1, maximum: 1_000 })),
   qualityRating: Opt(Type.Union(['GREEN', 'YELLOW', 'RED', 'NA', 'UNKNOWN'].map((q) => Type.Literal(q)))),
-  messagingLimit: Opt(Type.String()),
+  // §5.3 tiers (TIER_1K / TIER_50 from the old per-number ladder).
+  messagingLimit: Opt(Type.Union(MESSAGING_TIERS.map((t) => Type.Literal(t)))),
 });
 export const SeedWaba = Type.Object({
   id: Opt(Type.String({ pattern: '^[0-9]{1,20}$' })),
@@ -55,6 +63,16 @@ export const SeedCustomer = Type.Object({
   online: Opt(Type.Boolean()),
   readReceipts: Opt(Type.Boolean()),
   marketing: Opt(Type.Union([Type.Literal('stop'), Type.Literal('resume')])),
+  /** §6 per-user marketing limit: marketing templates per rolling 24 h; `null` = no cap. */
+  marketingCap: Opt(Type.Union([Type.Integer({ minimum: 0, maximum: 1_000 }), Type.Null()])),
+  /** §6 US (+1) marketing pause for this user; `null` = SANDBOX_US_MARKETING_PAUSE. */
+  usMarketingPause: Opt(Type.Union([Type.Boolean(), Type.Null()])),
+  /** §4 130472: the user is in a marketing experiment. */
+  marketingExperiment: Opt(Type.Boolean()),
+  /** §12: blocked the business — messages stay `sent`. */
+  blocked: Opt(Type.Boolean()),
+  /** §3.5: plays voice notes (`played` after `read`). */
+  playsVoiceNotes: Opt(Type.Boolean()),
 });
 export const SeedTemplate = Type.Object({
   id: Opt(Type.String()),
@@ -67,6 +85,8 @@ export const SeedTemplate = Type.Object({
   ),
   parameterFormat: Opt(Type.Union([Type.Literal('named'), Type.Literal('positional')])),
   components: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+  /** §2.11 custom TTL; checked against the category's range like the Graph create call. */
+  messageSendTtlSeconds: Opt(Type.Integer()),
 });
 
 /** The initial world (SANDBOX_SEED_FILE, `POST /_sandbox/world`). Missing ids are generated. */
@@ -92,6 +112,7 @@ export function addApp(world: World, input: Static<typeof SeedApp>): SandboxApp 
     secret: input.secret ?? newSecret(),
     callbackUrl: input.callbackUrl,
     verifyToken: input.verifyToken,
+    fields: new Set(input.fields ?? WEBHOOK_FIELDS),
   };
   world.apps.set(app.id, app);
   return app;
@@ -167,13 +188,24 @@ export function setCustomer(world: World, input: Static<typeof SeedCustomer>): C
     online: input.online ?? existing?.online ?? true,
     readReceipts: input.readReceipts ?? existing?.readReceipts ?? true,
     marketing: input.marketing ?? existing?.marketing ?? 'resume',
+    marketingCap: input.marketingCap !== undefined ? input.marketingCap : (existing?.marketingCap ?? null),
+    usMarketingPause:
+      input.usMarketingPause !== undefined ? input.usMarketingPause : (existing?.usMarketingPause ?? null),
+    marketingExperiment: input.marketingExperiment ?? existing?.marketingExperiment ?? false,
+    blocked: input.blocked ?? existing?.blocked ?? false,
+    playsVoiceNotes: input.playsVoiceNotes ?? existing?.playsVoiceNotes ?? false,
   };
+  // §6: the US marketing pause only concerns +1 numbers.
+  if (customer.usMarketingPause === true && !customer.waId.startsWith('1'))
+    throw new SeedError(`usMarketingPause applies to US (+1) numbers only, not ${customer.waId}`);
   world.customers.set(customer.waId, customer);
   return customer;
 }
 
 export function addTemplate(world: World, input: Static<typeof SeedTemplate>, now: number): Template {
   if (!world.wabas.has(input.wabaId)) throw new SeedError(`unknown WABA ${input.wabaId}`);
+  const ttlProblem = checkSendTtl(input.category, input.messageSendTtlSeconds);
+  if (ttlProblem) throw new SeedError(ttlProblem);
   const template: Template = {
     id: input.id ?? newObjectId(),
     wabaId: input.wabaId,
@@ -184,6 +216,8 @@ export function addTemplate(world: World, input: Static<typeof SeedTemplate>, no
     parameterFormat: input.parameterFormat ?? 'positional',
     components: input.components.map((c) => ({ ...c, type: String(c.type).toUpperCase() })),
     createdAt: now,
+    messageSendTtlSeconds: input.messageSendTtlSeconds,
+    approvedEdits: [],
   };
   world.templates.set(template.id, template);
   return template;

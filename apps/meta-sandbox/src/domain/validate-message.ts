@@ -68,6 +68,11 @@ function validateMedia(media: Obj, type: string, path: string): void {
     if (type === 'audio' || type === 'sticker') throw invalidParam(`Param ${path}.caption is not supported.`);
     str(media, 'caption', `${path}.caption`, 1_024);
   }
+  if (media.voice !== undefined) {
+    // §3.5: voice notes (audio with `voice: true`) may later get `played`.
+    if (type !== 'audio') throw invalidParam(`Param ${path}.voice is only for audio.`);
+    if (typeof media.voice !== 'boolean') throw invalid(`${path}.voice`, 'must be a boolean');
+  }
   if (media.filename !== undefined) {
     if (type !== 'document') throw invalidParam(`Param ${path}.filename is only for documents.`);
     str(media, 'filename', `${path}.filename`, 240);

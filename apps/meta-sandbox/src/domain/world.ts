@@ -8,7 +8,32 @@ export interface SandboxApp {
   secret: string;
   callbackUrl: string | undefined;
   verifyToken: string | undefined;
+  /** Webhook fields this app subscribed to (§3.7: per field in the App Dashboard). */
+  fields: Set<string>;
 }
+
+/** Webhook fields of §3.7; an app subscribes to all of them unless told otherwise. */
+export const WEBHOOK_FIELDS = [
+  'account_alerts',
+  'account_review_update',
+  'account_update',
+  'automatic_events',
+  'business_capability_update',
+  'history',
+  'message_template_components_update',
+  'message_template_quality_update',
+  'message_template_status_update',
+  'messages',
+  'partner_solutions',
+  'payment_configuration_update',
+  'phone_number_name_update',
+  'phone_number_quality_update',
+  'security',
+  'smb_app_state_sync',
+  'smb_message_echoes',
+  'template_category_update',
+  'user_preferences',
+] as const;
 
 export interface AccessToken {
   value: string;
@@ -69,6 +94,16 @@ export interface Customer {
   online: boolean;
   readReceipts: boolean;
   marketing: 'stop' | 'resume';
+  /** §6 / §12 optional knobs: marketing templates this user accepts per rolling 24 h (131049). */
+  marketingCap: number | null;
+  /** §6: the US (+1) marketing pause (131049); `null` follows SANDBOX_US_MARKETING_PAUSE. */
+  usMarketingPause: boolean | null;
+  /** §4 130472: the user is in a marketing experiment. */
+  marketingExperiment: boolean;
+  /** §12: the user blocked businesses — messages stay `sent`, no error (Meta won't disclose). */
+  blocked: boolean;
+  /** §3.5: the user plays voice notes, producing `played` after `read`. */
+  playsVoiceNotes: boolean;
 }
 
 export type TemplateStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'PAUSED' | 'DISABLED';
@@ -83,6 +118,10 @@ export interface Template {
   parameterFormat: 'named' | 'positional';
   components: Array<Record<string, unknown>>;
   createdAt: number;
+  /** §2.11 / §7.2 `message_send_ttl_seconds` (`-1` = 30 days); undefined → the category default. */
+  messageSendTtlSeconds: number | undefined;
+  /** Times of edits of this template while APPROVED (§7.4: ≤ 1 / 24 h, ≤ 10 / 30 days). */
+  approvedEdits: number[];
 }
 
 export interface Media {
@@ -95,7 +134,7 @@ export interface Media {
   expiresAt: number;
 }
 
-export type StatusName = 'sent' | 'delivered' | 'read' | 'failed';
+export type StatusName = 'sent' | 'delivered' | 'read' | 'failed' | 'played';
 
 /** An outbound message the platform sent, with what the simulated user saw. */
 export interface OutboundMessage {
@@ -109,6 +148,10 @@ export interface OutboundMessage {
   statuses: Array<{ status: StatusName; at: number; errorCode?: number }>;
   /** A status still waiting for the device to come online. */
   awaitingDevice: boolean;
+  /** §2.11: undelivered past this time → dropped silently (absent: `at` + 30 days). */
+  ttlExpiresAt?: number;
+  /** Set when the message was dropped at its TTL (no webhook; visible in the control API only). */
+  droppedAt?: number;
 }
 
 export interface InboundRecord {
@@ -137,6 +180,15 @@ export interface World {
   /** Last inbound time per `${phoneNumberId}:${waId}`: the customer-service window (§6). */
   lastInbound: Map<string, number>;
   pairLimiters: Map<string, PairLimiter>;
+  /**
+   * Free entry points per `${phoneNumberId}:${waId}` (§6): `referralAt` is the last inbound that
+   * came from a Click-to-WhatsApp ad; `windowStart` the business reply that opened the 72 h window.
+   */
+  entryPoints: Map<string, { referralAt: number; windowStart: number | undefined; conversationId: string }>;
+  /** Portfolio reach (§5.3): per business id, wa_id → last business-initiated send time. */
+  portfolioReach: Map<string, Map<string, number>>;
+  /** Marketing templates per user (§6 per-user limits): send times. */
+  marketingLog: Map<string, number[]>;
 }
 
 export function createWorld(): World {
@@ -154,6 +206,9 @@ export function createWorld(): World {
     inbound: new Map(),
     lastInbound: new Map(),
     pairLimiters: new Map(),
+    entryPoints: new Map(),
+    portfolioReach: new Map(),
+    marketingLog: new Map(),
   };
 }
 
@@ -173,6 +228,11 @@ export function customerOf(world: World, waId: string): Customer {
       online: true,
       readReceipts: true,
       marketing: 'resume',
+      marketingCap: null,
+      usMarketingPause: null,
+      marketingExperiment: false,
+      blocked: false,
+      playsVoiceNotes: false,
     };
     world.customers.set(waId, customer);
   }
@@ -187,4 +247,25 @@ export const SERVICE_WINDOW_MS = 24 * 3_600_000;
 export function inServiceWindow(world: World, phoneNumberId: string, waId: string, now: number): boolean {
   const last = world.lastInbound.get(windowKey(phoneNumberId, waId));
   return last !== undefined && now - last < SERVICE_WINDOW_MS;
+}
+
+/** §6: a free-entry-point window lasts 72 h from the business reply that opened it. */
+export const FEP_WINDOW_MS = 72 * 3_600_000;
+
+/**
+ * The free-entry-point state for a send at `now` (§6): `open` when a 72 h window is running;
+ * `opening` when the user came from a Click-to-WhatsApp ad less than 24 h ago and no window
+ * runs yet, so this reply opens one.
+ */
+export function entryPointAt(
+  world: World,
+  phoneNumberId: string,
+  waId: string,
+  now: number,
+): 'open' | 'opening' | 'none' {
+  const entry = world.entryPoints.get(windowKey(phoneNumberId, waId));
+  if (!entry) return 'none';
+  if (entry.windowStart !== undefined && now - entry.windowStart < FEP_WINDOW_MS) return 'open';
+  if (now - entry.referralAt < SERVICE_WINDOW_MS) return 'opening';
+  return 'none';
 }

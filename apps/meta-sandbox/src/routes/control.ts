@@ -4,7 +4,7 @@ import { AppError } from '@wapi/contracts';
 import type { FastifyInstance } from 'fastify';
 import { newWamid } from '../domain/ids';
 import { type BuiltMedia, buildInbound, DEFAULT_MIME, InboundSpec, MEDIA_KINDS } from '../domain/inbound';
-import { INBOUND_MEDIA_TTL_MS } from '../domain/media-types';
+import { INBOUND_MEDIA_MAX_BYTES, INBOUND_MEDIA_TTL_MS } from '../domain/media-types';
 import {
   addApp,
   addPhoneNumber,
@@ -19,14 +19,15 @@ import {
   SeedToken,
   SeedWaba,
   setCustomer,
+  WebhookField,
 } from '../domain/seed';
 import { statusUpdate } from '../domain/templates';
-import { customerOf, windowKey } from '../domain/world';
+import { customerOf, type SandboxApp, windowKey } from '../domain/world';
 import type { Sandbox } from '../sandbox';
 import { mediaInfo, storeMedia } from './media';
 
 /** Constant-time bearer check for the control API (never Meta's tokens). */
-function adminGuard(adminToken: string) {
+export function adminGuard(adminToken: string) {
   const expected = Buffer.from(adminToken);
   return async (request: { headers: Record<string, unknown> }) => {
     const header = request.headers.authorization;
@@ -41,7 +42,10 @@ function adminGuard(adminToken: string) {
   };
 }
 
-const seedFailure = (error: unknown) => {
+/** An app as the control API shows it (fields as a list). */
+const appView = (a: SandboxApp) => ({ ...a, fields: [...a.fields] });
+
+const seedFailure = (error: unknown): never => {
   if (error instanceof SeedError) throw new AppError('VALIDATION_FAILED', error.message);
   throw error;
 };
@@ -60,7 +64,7 @@ export async function controlRoutes(app: FastifyInstance, opts: { sandbox: Sandb
     try {
       const created = applySeed(world, request.body as Seed, sandbox.now(), defaults());
       return {
-        apps: created.apps,
+        apps: created.apps.map(appView),
         wabas: created.wabas.map((w) => ({
           id: w.id,
           name: w.name,
@@ -89,8 +93,25 @@ export async function controlRoutes(app: FastifyInstance, opts: { sandbox: Sandb
 
   app.post('/apps', { schema: { body: SeedApp } }, async (request) => {
     const created = addApp(world, request.body as typeof SeedApp.static);
-    return created;
+    return appView(created);
   });
+
+  // §3.7: which webhook fields an app receives (as if ticked in the App Dashboard).
+  app.put<{ Params: { id: string } }>(
+    '/apps/:id/fields',
+    {
+      schema: {
+        params: Type.Object({ id: Type.String({ pattern: '^[0-9]{1,20}$' }) }),
+        body: Type.Object({ fields: Type.Array(WebhookField, { uniqueItems: true }) }),
+      },
+    },
+    async (request) => {
+      const target = world.apps.get(request.params.id);
+      if (!target) throw new AppError('ROUTE_NOT_FOUND', 'No such app.');
+      target.fields = new Set((request.body as { fields: string[] }).fields);
+      return appView(target);
+    },
+  );
 
   app.post('/wabas', { schema: { body: SeedWaba } }, async (request) => {
     try {
@@ -161,7 +182,12 @@ export async function controlRoutes(app: FastifyInstance, opts: { sandbox: Sandb
     async (request) => {
       const before = customerOf(world, request.params.waId);
       const wasOffline = !before.online;
-      const customer = setCustomer(world, { ...(request.body as object), waId: request.params.waId });
+      let customer: ReturnType<typeof setCustomer>;
+      try {
+        customer = setCustomer(world, { ...(request.body as object), waId: request.params.waId });
+      } catch (error) {
+        return seedFailure(error);
+      }
       if (wasOffline && customer.online) sandbox.deviceOnline(customer.waId);
       return customer;
     },
@@ -188,7 +214,8 @@ export async function controlRoutes(app: FastifyInstance, opts: { sandbox: Sandb
       // §5.1: inbound counts toward the number's throughput; a user's message is never refused.
       number.limiter.tryTake(now);
       let media: BuiltMedia | undefined;
-      if (MEDIA_KINDS.has(spec.kind)) {
+      const oversize = spec.fileSize !== undefined && spec.fileSize > INBOUND_MEDIA_MAX_BYTES;
+      if (MEDIA_KINDS.has(spec.kind) && !oversize) {
         const mimeType = spec.mimeType ?? DEFAULT_MIME[spec.kind] ?? 'application/octet-stream';
         const bytes = spec.data ? Buffer.from(spec.data, 'base64') : randomBytes(64);
         const stored = storeMedia(sandbox, number.id, mimeType, bytes, INBOUND_MEDIA_TTL_MS);
@@ -215,6 +242,17 @@ export async function controlRoutes(app: FastifyInstance, opts: { sandbox: Sandb
         readByBusiness: false,
       });
       world.lastInbound.set(windowKey(number.id, body.from), now);
+      if (spec.referral) {
+        // §6: a Click-to-WhatsApp inbound makes the next reply within 24 h a free entry point.
+        const key = windowKey(number.id, body.from);
+        const entry = world.entryPoints.get(key) ?? {
+          referralAt: now,
+          windowStart: undefined,
+          conversationId: '',
+        };
+        entry.referralAt = now;
+        world.entryPoints.set(key, entry);
+      }
       sandbox.emit(number, 'messages', {
         messaging_product: 'whatsapp',
         metadata: sandbox.metadata(number),
@@ -333,6 +371,7 @@ export async function controlRoutes(app: FastifyInstance, opts: { sandbox: Sandb
     reorder: Type.Optional(Type.Boolean()),
     delayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
     dropDelivered: Type.Optional(Type.Boolean()),
+    deliveredThenFailed: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   });
   app.put('/faults', { schema: { body: Faults } }, async (request) => {
     sandbox.faults = { ...sandbox.faults, ...(request.body as object) };

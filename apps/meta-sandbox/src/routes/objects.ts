@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { GraphError, invalidParam, unknownObject } from '../domain/graph-error';
 import { NODE_DEFAULT_FIELDS, phoneNumberFields, pickFields } from '../domain/phone-number-view';
-import { templateView } from '../domain/templates';
+import { editTemplate, templateView } from '../domain/templates';
 import type { Sandbox } from '../sandbox';
 import { canAccessWaba, requireNumber, tokenOf, versionNumber } from './graph-auth';
 import { baseUrl, mediaInfo } from './media';
+import { scheduleReview, templateFor } from './templates';
 
 type Params = { version: string; id: string };
 type Obj = Record<string, unknown>;
@@ -48,8 +49,15 @@ export function registerObjectRoutes(app: FastifyInstance, sandbox: Sandbox): vo
     },
   );
 
-  // §8.3 number-level override (verified with a GET challenge) and §8.4 PIN change.
+  // §7.1 / §7.4 template edit (back to review); §8.3 number-level override (verified with a
+  // GET challenge) and §8.4 PIN change.
   app.post<{ Params: Params }>('/:version/:id', async (request) => {
+    const template = templateFor(sandbox, request, request.params.id);
+    if (template) {
+      editTemplate(template, request.body, sandbox.now());
+      scheduleReview(sandbox, template);
+      return { success: true };
+    }
     const number = requireNumber(sandbox, request, request.params.id);
     const body = isObj(request.body) ? request.body : {};
     if (body.pin !== undefined) {

@@ -1,9 +1,28 @@
 import type { CreateTemplateResponse } from '@wapi/contracts';
-import type { FastifyInstance } from 'fastify';
-import { GraphError, invalidParam } from '../domain/graph-error';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GraphError, invalidParam, unknownObject } from '../domain/graph-error';
 import { createTemplate, reviewOutcome, statusUpdate, templateView } from '../domain/templates';
+import type { Template } from '../domain/world';
 import type { Sandbox } from '../sandbox';
-import { countManagementCall, requireWaba } from './graph-auth';
+import { canAccessWaba, countManagementCall, requireWaba, tokenOf } from './graph-auth';
+
+/** A template the request's token can see; others answer like unknown ids (Graph's way). */
+export function templateFor(sandbox: Sandbox, request: FastifyRequest, id: string): Template | undefined {
+  const template = sandbox.world.templates.get(id);
+  return template && canAccessWaba(tokenOf(request), template.wabaId) ? template : undefined;
+}
+
+/** PENDING → APPROVED/REJECTED after the configured review delay, with a status webhook (§7.4, §3.7). */
+export function scheduleReview(sandbox: Sandbox, template: Template): void {
+  sandbox.later(sandbox.config.SANDBOX_TEMPLATE_REVIEW_MS, () => {
+    if (sandbox.world.templates.get(template.id) !== template || template.status !== 'PENDING') return;
+    const outcome = reviewOutcome(template);
+    template.status = outcome.status;
+    sandbox.emitWaba(template.wabaId, 'message_template_status_update', {
+      ...statusUpdate(template, outcome.reason),
+    });
+  });
+}
 
 type Params = { version: string; wabaId: string };
 type Query = { name?: string; status?: string; limit?: string; after?: string; hsm_id?: string };
@@ -39,15 +58,7 @@ export function registerTemplateRoutes(app: FastifyInstance, sandbox: Sandbox): 
     const waba = requireWaba(sandbox, request, request.params.wabaId);
     countManagementCall(sandbox, request, waba);
     const template = createTemplate(world, waba.id, request.body, sandbox.now());
-    // PENDING → APPROVED/REJECTED after the configured review delay, with a status webhook (§7.4, §3.7).
-    sandbox.later(sandbox.config.SANDBOX_TEMPLATE_REVIEW_MS, () => {
-      if (world.templates.get(template.id) !== template || template.status !== 'PENDING') return;
-      const outcome = reviewOutcome(template);
-      template.status = outcome.status;
-      sandbox.emitWaba(waba.id, 'message_template_status_update', {
-        ...statusUpdate(template, outcome.reason),
-      });
-    });
+    scheduleReview(sandbox, template);
     const response: CreateTemplateResponse = {
       id: template.id,
       status: template.status,
@@ -55,6 +66,24 @@ export function registerTemplateRoutes(app: FastifyInstance, sandbox: Sandbox): 
     };
     return response;
   });
+
+  // §7.1: manual unpause of a template paused for quality (§7.4) → APPROVED with an UNPAUSE webhook.
+  app.post<{ Params: { version: string; id: string } }>('/:version/:id/unpause', async (request) => {
+    const template = visibleTemplate(request.params.id, request);
+    if (!template) throw unknownObject(request.method, request.params.id);
+    if (template.status !== 'PAUSED')
+      throw invalidParam(`Only a paused template can be unpaused; this one is ${template.status}.`);
+    template.status = 'APPROVED';
+    sandbox.emitWaba(template.wabaId, 'message_template_status_update', {
+      ...statusUpdate(template, null),
+      other_info: { title: 'UNPAUSE', description: 'The template was unpaused and can be sent again.' },
+    });
+    return { success: true };
+  });
+
+  function visibleTemplate(id: string, request: FastifyRequest) {
+    return templateFor(sandbox, request, id);
+  }
 
   // §7.1: `?name=` deletes every language of that name; `&hsm_id=` only that one.
   app.delete<{ Params: Params; Querystring: Query }>(

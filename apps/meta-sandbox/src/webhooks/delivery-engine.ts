@@ -19,9 +19,17 @@ export interface Faults {
   delayMs: number;
   /** Skip `delivered` and send only `read` (Meta's documented optimisation, §3.5). */
   dropDelivered: boolean;
+  /** Probability that a `delivered` is followed by `failed` (multi-device: one device failed, §3.5). */
+  deliveredThenFailed: number;
 }
 
-export const NO_FAULTS: Faults = { duplicateRate: 0, reorder: false, delayMs: 0, dropDelivered: false };
+export const NO_FAULTS: Faults = {
+  duplicateRate: 0,
+  reorder: false,
+  delayMs: 0,
+  dropDelivered: false,
+  deliveredThenFailed: 0,
+};
 
 export interface DeliveryOptions {
   timeoutMs: number;

@@ -12,7 +12,8 @@ export function targetsFor(world: World, number: PhoneNumber, field: string): We
   const targets: WebhookTarget[] = [];
   for (const subscription of waba.subscriptions.values()) {
     const app = world.apps.get(subscription.appId);
-    if (!app) continue;
+    // §3.7: apps subscribe per field; unsubscribed fields are not delivered to them.
+    if (!app?.fields.has(field)) continue;
     const url =
       field === 'messages'
         ? (number.override?.uri ?? subscription.overrideCallbackUri ?? app.callbackUrl)
@@ -22,14 +23,15 @@ export function targetsFor(world: World, number: PhoneNumber, field: string): We
   return targets;
 }
 
-/** Targets for WABA-level fields (templates): every subscribed app's own URL. */
-export function wabaTargets(world: World, wabaId: string): WebhookTarget[] {
+/** Targets for WABA-level fields (templates): every app subscribed to the WABA and the field. */
+export function wabaTargets(world: World, wabaId: string, field: string): WebhookTarget[] {
   const waba = world.wabas.get(wabaId);
   if (!waba) return [];
   const targets: WebhookTarget[] = [];
   for (const subscription of waba.subscriptions.values()) {
     const app = world.apps.get(subscription.appId);
-    if (app?.callbackUrl) targets.push({ url: app.callbackUrl, appId: app.id, secret: app.secret });
+    if (app?.callbackUrl && app.fields.has(field))
+      targets.push({ url: app.callbackUrl, appId: app.id, secret: app.secret });
   }
   return targets;
 }

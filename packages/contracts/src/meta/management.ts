@@ -41,6 +41,14 @@ export const CreateTemplateRequest = Type.Object({
 });
 export type CreateTemplateRequest = Static<typeof CreateTemplateRequest>;
 
+/** `POST /{template-id}` (§7.1, §7.4): only category, components (replaced wholesale) and TTL. */
+export const EditTemplateRequest = Type.Object({
+  category: Type.Optional(Str),
+  components: Type.Optional(Type.Array(TemplateComponent)),
+  message_send_ttl_seconds: Type.Optional(Type.Integer()),
+});
+export type EditTemplateRequest = Static<typeof EditTemplateRequest>;
+
 export const CreateTemplateResponse = Type.Object({ id: Str, status: Str, category: Str });
 export type CreateTemplateResponse = Static<typeof CreateTemplateResponse>;
 
@@ -52,6 +60,8 @@ export const MessageTemplate = Type.Object({
   category: Str,
   parameter_format: Type.Optional(Str),
   components: Type.Array(TemplateComponent),
+  /** §2.11: custom TTL, only when set on the template. */
+  message_send_ttl_seconds: Type.Optional(Type.Integer()),
 });
 export type MessageTemplate = Static<typeof MessageTemplate>;
 

@@ -78,6 +78,8 @@ export const TemplateStatusUpdateValue = Type.Object({
   message_template_language: Str,
   reason: Type.Union([Str, Type.Null()]),
   message_template_category: Type.Optional(Str),
+  /** §3.7: pause/unpause details, e.g. `{ title: 'UNPAUSE', description }`. */
+  other_info: Type.Optional(Type.Object({ title: Str, description: Str })),
 });
 export type TemplateStatusUpdateValue = Static<typeof TemplateStatusUpdateValue>;
 
