@@ -54,6 +54,9 @@ const numbersEl = document.getElementById('numbers');
 const threadEl = document.getElementById('thread');
 const statusEl = document.getElementById('status');
 let selected = null;
+// A token in the fragment (/_sandbox#token=…; never sent to the server) is kept for the tab.
+const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+if (fromHash) { sessionStorage.setItem('sandboxToken', fromHash); history.replaceState(null, '', location.pathname); }
 tokenInput.value = sessionStorage.getItem('sandboxToken') || '';
 tokenInput.addEventListener('change', () => { sessionStorage.setItem('sandboxToken', tokenInput.value); refresh(); });
 
@@ -70,6 +73,11 @@ function render(numbers) {
   numbersEl.replaceChildren();
   if (numbers.length === 0) numbersEl.append(el('p', 'empty', 'No phone numbers yet: seed the world (POST /_sandbox/world).'));
   let current = null;
+  // Until someone picks one, show the first conversation there is.
+  if (!selected) {
+    const first = numbers.find((n) => n.conversations.length > 0);
+    if (first) selected = first.id + ':' + first.conversations[0].waId;
+  }
   for (const n of numbers) {
     const box = el('div', 'number');
     box.append(el('h2', '', '+' + n.display + ' · ' + n.verifiedName));
