@@ -17,6 +17,8 @@ import type {
   SendMessageResponse,
   SubscribedAppsList,
   TemplateList,
+  UpdatePhoneNumberRequest,
+  WabaInfo,
 } from '@wapi/contracts';
 import { MetaApiError } from './meta-api-error';
 
@@ -27,6 +29,11 @@ export interface MetaClientOptions {
   version: string;
   /** Sockets kept open per host (keep-alive pooling). */
   maxSockets?: number;
+  /**
+   * Reuse connections between calls (default `true`). `false` opens one TCP (and TLS)
+   * connection per call: only for diagnosing a misbehaving proxy.
+   */
+  keepAlive?: boolean;
   timeoutMs?: number;
 }
 
@@ -45,7 +52,11 @@ interface RawResponse {
 export function createMetaClient(options: MetaClientOptions) {
   const base = new URL(options.baseUrl);
   const secure = base.protocol === 'https:';
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64, keepAliveMsecs: 30_000 };
+  const agentOptions = {
+    keepAlive: options.keepAlive ?? true,
+    maxSockets: options.maxSockets ?? 64,
+    keepAliveMsecs: 30_000,
+  };
   const agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   const send = secure ? httpsRequest : httpRequest;
   const timeoutMs = options.timeoutMs ?? 20_000;
@@ -248,6 +259,21 @@ export function createMetaClient(options: MetaClientOptions) {
         {},
         { messaging_product: 'whatsapp', pin },
       ),
+    /** `POST /{phone-number-id}/deregister` (§8.4); counts toward the 10 calls / 72 h (133016). */
+    deregisterNumber: (token: string, phoneNumberId: string) =>
+      call<GraphSuccess>('POST', `${phoneNumberId}/deregister`, token),
+    /**
+     * `POST /{phone-number-id}`: either the number-level callback override (§8.3; Meta verifies
+     * it with a GET challenge, precedence phone → WABA → app) or the two-step PIN (§8.4).
+     */
+    updatePhoneNumber: (token: string, phoneNumberId: string, update: UpdatePhoneNumberRequest) =>
+      call<GraphSuccess>('POST', phoneNumberId, token, {}, update),
+    /** `GET /{waba-id}` (§7.1: `message_template_namespace`); a management call (§5.4). */
+    getWaba: (
+      token: string,
+      wabaId: string,
+      fields: string[] = ['id', 'name', 'message_template_namespace'],
+    ) => call<WabaInfo>('GET', wabaId, token, { fields: fields.join(',') }),
     listPhoneNumbers: (token: string, wabaId: string, fields?: string[]) =>
       call<PhoneNumberList>('GET', `${wabaId}/phone_numbers`, token, { fields: fields?.join(',') }),
     /** `GET /{phone-number-id}` (§8.5): display number, verified name, quality, limit tier, throughput. */

@@ -27,6 +27,6 @@ export class MetaApiError extends Error {
     this.type = error?.type ?? 'Unknown';
     this.details = error?.error_data?.details;
     this.fbtraceId = error?.fbtrace_id;
-    this.classification = classifyMetaError(this.code);
+    this.classification = classifyMetaError(this.code, this.details);
   }
 }

@@ -1,5 +1,8 @@
 import { writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo, Socket } from 'node:net';
+import { connect, createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort, type SpawnedService, spawnService, useTestContext, waitFor } from '@wapi/testkit';
@@ -13,6 +16,10 @@ const TOKEN = 'EAAclienttesttoken01';
 const NUMBER = '300000000000011';
 const WABA = '200000000000011';
 const APP = '100000000000011';
+/** A number only the register/deregister rate-limit test uses (its 10 calls / 72 h budget). */
+const NUMBER_RL = '300000000000012';
+/** A number only the two-step PIN test uses. */
+const NUMBER_PIN = '300000000000013';
 let sandbox: SpawnedService;
 let client: MetaClient;
 let baseUrl: string;
@@ -27,7 +34,12 @@ beforeAll(async () => {
         {
           id: WABA,
           subscribedApps: [APP],
-          phoneNumbers: [{ id: NUMBER, display: '15550783881', verifiedName: 'Lucky Shrub' }],
+          name: 'Lucky Shrub WABA',
+          phoneNumbers: [
+            { id: NUMBER, display: '15550783881', verifiedName: 'Lucky Shrub' },
+            { id: NUMBER_RL, display: '15550783882', verifiedName: 'Lucky Shrub' },
+            { id: NUMBER_PIN, display: '15550783883', verifiedName: 'Lucky Shrub', registered: false },
+          ],
         },
       ],
       tokens: [{ value: TOKEN, appId: APP }],
@@ -178,5 +190,120 @@ describe('meta-client against meta-sandbox', () => {
     expect((await force('PAUSED')).status).toBe(200);
     expect(await client.unpauseTemplate(TOKEN, id)).toEqual({ success: true });
     expect((await client.getTemplate(TOKEN, id)).status).toBe('APPROVED');
+  });
+
+  it('reuses keep-alive sockets: 20 sequential calls open at most 2 connections, 20 with keepAlive off', async () => {
+    // A TCP relay in front of the sandbox counts the connections the client opens.
+    const target = new URL(baseUrl);
+    let connections = 0;
+    const open = new Set<Socket>();
+    const relay = createTcpServer((downstream) => {
+      connections += 1;
+      open.add(downstream);
+      downstream.on('close', () => open.delete(downstream));
+      const upstream = connect(Number(target.port), target.hostname);
+      downstream.pipe(upstream).pipe(downstream);
+      upstream.on('error', () => downstream.destroy());
+      downstream.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+    const run = async (keepAlive: boolean) => {
+      connections = 0;
+      const measured = createMetaClient({ baseUrl: relayUrl, version: 'v23.0', keepAlive });
+      try {
+        for (let i = 0; i < 20; i += 1)
+          expect((await measured.getPhoneNumber(TOKEN, NUMBER, ['id'])).id).toBe(NUMBER);
+      } finally {
+        measured.close();
+      }
+      return connections;
+    };
+    try {
+      expect(await run(true)).toBeLessThanOrEqual(2);
+      expect(await run(false)).toBe(20);
+    } finally {
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
+  });
+
+  it('reads the WABA node with its template namespace (ref §7.1)', async () => {
+    expect(await client.getWaba(TOKEN, WABA)).toEqual({
+      id: WABA,
+      name: 'Lucky Shrub WABA',
+      message_template_namespace: expect.any(String),
+    });
+    const unknown = await client.getWaba(TOKEN, '299999999999999').catch((e: unknown) => e);
+    expect(unknown).toMatchObject({ code: 100, classification: { kind: 'permanent' } });
+  });
+
+  it('deregisters a number, and the 11th register/deregister within 72 h is 133016, rate-limited 72 h (ref §8.4, §4)', async () => {
+    const status = async () => (await client.getPhoneNumber(TOKEN, NUMBER_RL, ['status'])).status;
+    expect(await status()).toBe('CONNECTED');
+    expect(await client.deregisterNumber(TOKEN, NUMBER_RL)).toEqual({ success: true });
+    expect(await status()).toBe('PENDING');
+    expect(await client.registerNumber(TOKEN, NUMBER_RL, '123456')).toEqual({ success: true });
+    expect(await status()).toBe('CONNECTED');
+    // Calls 3..10 of the budget of 10 per 72 h.
+    for (let i = 3; i <= 10; i += 1) {
+      const answer =
+        i % 2 === 1
+          ? await client.deregisterNumber(TOKEN, NUMBER_RL)
+          : await client.registerNumber(TOKEN, NUMBER_RL, '123456');
+      expect(answer).toEqual({ success: true });
+    }
+    const limited = await client.deregisterNumber(TOKEN, NUMBER_RL).catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(MetaApiError);
+    expect(limited).toMatchObject({
+      code: 133016,
+      httpStatus: 400,
+      classification: { kind: 'rate-limited', retryAfterMs: 72 * 3600 * 1000, scope: 'number' },
+    });
+  });
+
+  it('sets the two-step PIN with updatePhoneNumber; register then needs it (ref §8.4, §4 133005)', async () => {
+    expect(await client.updatePhoneNumber(TOKEN, NUMBER_PIN, { pin: '150954' })).toEqual({ success: true });
+    const wrong = await client.registerNumber(TOKEN, NUMBER_PIN, '111111').catch((e: unknown) => e);
+    expect(wrong).toMatchObject({ code: 133005, classification: { kind: 'permanent' } });
+    expect(await client.registerNumber(TOKEN, NUMBER_PIN, '150954')).toEqual({ success: true });
+    expect((await client.getPhoneNumber(TOKEN, NUMBER_PIN, ['status'])).status).toBe('CONNECTED');
+    const malformed = await client
+      .updatePhoneNumber(TOKEN, NUMBER_PIN, { pin: '12' })
+      .catch((e: unknown) => e);
+    expect(malformed).toMatchObject({ code: 100, classification: { kind: 'permanent' } });
+  });
+
+  it('sets a number-level callback override that Meta verifies with a GET challenge (ref §8.3, §8.5)', async () => {
+    const challenges: string[] = [];
+    const receiver: Server = createHttpServer((req, res) => {
+      const query = new URL(req.url ?? '/', 'http://receiver').searchParams;
+      challenges.push(query.get('hub.verify_token') ?? '');
+      const ok = query.get('hub.mode') === 'subscribe' && query.get('hub.verify_token') === 'tenant-7-secret';
+      res.writeHead(ok ? 200 : 403, { 'content-type': 'text/plain' });
+      res.end(ok ? (query.get('hub.challenge') ?? '') : 'forbidden');
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const uri = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/tenants/7/webhook`;
+    try {
+      expect(
+        await client.updatePhoneNumber(TOKEN, NUMBER, {
+          webhook_configuration: { override_callback_uri: uri, verify_token: 'tenant-7-secret' },
+        }),
+      ).toEqual({ success: true });
+      expect(challenges).toEqual(['tenant-7-secret']);
+      const info = await client.getPhoneNumber(TOKEN, NUMBER, ['webhook_configuration']);
+      expect(info.webhook_configuration).toMatchObject({ phone_number: uri });
+      const refused = await client
+        .updatePhoneNumber(TOKEN, NUMBER, {
+          webhook_configuration: { override_callback_uri: uri, verify_token: 'wrong' },
+        })
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(MetaApiError);
+      expect(refused).toMatchObject({ code: 2200, classification: { kind: 'permanent' } });
+    } finally {
+      receiver.closeAllConnections();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
   });
 });

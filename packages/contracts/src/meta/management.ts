@@ -125,3 +125,30 @@ export type PhoneNumberInfo = Static<typeof PhoneNumberInfo>;
 
 export const PhoneNumberList = Type.Object({ data: Type.Array(PhoneNumberInfo) });
 export type PhoneNumberList = Static<typeof PhoneNumberList>;
+
+/**
+ * `POST /{phone-number-id}` (§8.3, §8.4): one change per call, either the number-level callback
+ * override (Meta verifies it with a GET challenge) or the two-step verification PIN (6 digits;
+ * 2FA cannot be disabled through the API).
+ */
+export const UpdatePhoneNumberRequest = Type.Union([
+  Type.Object({
+    webhook_configuration: Type.Object({
+      override_callback_uri: Str,
+      verify_token: Type.Optional(Str),
+    }),
+  }),
+  Type.Object({ pin: Type.String({ pattern: '^[0-9]{6}$' }) }),
+]);
+export type UpdatePhoneNumberRequest = Static<typeof UpdatePhoneNumberRequest>;
+
+/** A WhatsApp Business Account node, `GET /{waba-id}?fields=…` (§7.1, §5.4); fields depend on `fields=`. */
+export const WabaInfo = Type.Object(
+  {
+    id: Str,
+    name: Type.Optional(Str),
+    message_template_namespace: Type.Optional(Str),
+  },
+  { additionalProperties: true },
+);
+export type WabaInfo = Static<typeof WabaInfo>;
