@@ -11,6 +11,7 @@ import { controlRoutes } from './routes/control';
 import { graphRoutes } from './routes/graph';
 import { uiRoutes } from './routes/ui';
 import { createSandbox, type Sandbox } from './sandbox';
+import { verifySeedCallbacks } from './webhooks/app-callback';
 
 export interface AppDeps {
   config: Config;
@@ -55,8 +56,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const sandbox = createSandbox({ config: deps.config, ...(deps.now ? { now: deps.now } : {}) });
   const seed =
     deps.seed ?? (deps.config.SANDBOX_SEED_FILE ? readSeedFile(deps.config.SANDBOX_SEED_FILE) : undefined);
-  if (seed)
+  if (seed) {
+    // §3.1: seeded callback URLs with a verify token pass the GET handshake first (the receiver
+    // must be up before the sandbox starts); the refusal stops the start-up.
+    const refusal = await verifySeedCallbacks(sandbox.engine, seed.apps ?? []);
+    if (refusal) {
+      sandbox.close();
+      await app.close();
+      throw new Error(`Seed refused: ${refusal}`);
+    }
     applySeed(sandbox.world, seed, sandbox.now(), { throughputMps: deps.config.SANDBOX_THROUGHPUT_MPS });
+  }
   app.decorate('sandbox', sandbox);
   app.addHook('onClose', async () => sandbox.close());
 

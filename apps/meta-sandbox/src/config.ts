@@ -69,6 +69,12 @@ const schema = {
     'give up retrying after this long (Meta: 7 days, §3.6)',
   ),
   SANDBOX_WEBHOOK_BATCH_MAX: int(1, 1_000, 20, 'most changes per webhook POST (Meta: up to 1,000, §3.6)'),
+  SANDBOX_WEBHOOK_BATCH_WINDOW_MS: int(
+    0,
+    60_000,
+    0,
+    'changes queued within this window share webhook POSTs (0: those of one event-loop tick)',
+  ),
   SANDBOX_WEBHOOK_CONCURRENCY: int(1, 1_000, 32, 'webhook POSTs in flight at once'),
 };
 

@@ -4,6 +4,7 @@ import type { Config } from './config';
 import { webhookError } from './domain/graph-error';
 import type { Pricing } from './domain/pricing';
 import { createRandom } from './domain/prng';
+import { atLeast } from './domain/timers';
 import { DEFAULT_TTL_MS } from './domain/ttl';
 import {
   createWorld,
@@ -71,6 +72,8 @@ export interface SandboxDeps {
 }
 
 const DAY_S = 86_400;
+/** A status held by the reorder fault goes out at the latest this long after both next delays. */
+const REORDER_FALLBACK_MS = 100;
 
 export function createSandbox(deps: SandboxDeps): Sandbox {
   const { config } = deps;
@@ -83,6 +86,8 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
   const pending = new Map<string, Array<{ message: OutboundMessage; status: StatusFn }>>();
   /** Plans of voice notes waiting for the device (needed for `played`). */
   const plans = new Map<string, SendPlan>();
+  /** Status webhooks held back by the reorder fault, per wamid (released after the next one). */
+  const held = new Map<string, () => void>();
 
   const sandbox: Sandbox = {
     world,
@@ -101,17 +106,14 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
       retryBaseMs: config.SANDBOX_WEBHOOK_RETRY_BASE_MS,
       horizonMs: config.SANDBOX_WEBHOOK_RETRY_HORIZON_MS,
       batchMax: config.SANDBOX_WEBHOOK_BATCH_MAX,
+      batchWindowMs: config.SANDBOX_WEBHOOK_BATCH_WINDOW_MS,
       concurrency: config.SANDBOX_WEBHOOK_CONCURRENCY,
       now,
       random,
       faults: () => sandbox.faults,
     }),
     later(ms, fn) {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        fn();
-      }, ms);
-      timers.add(timer);
+      atLeast(timers, ms, fn);
     },
     metadata(number) {
       return { display_phone_number: number.display, phone_number_id: number.id };
@@ -164,6 +166,7 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
       timers.clear();
       pending.clear();
       plans.clear();
+      held.clear();
       sandbox.engine.reset();
       for (const map of Object.values(world)) (map as Map<unknown, unknown>).clear();
       sandbox.faults = { ...NO_FAULTS };
@@ -210,12 +213,44 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
         object.pricing = { ...plan.pricing };
       }
       if (error) object.errors = [error];
-      sandbox.emit(number, 'messages', {
-        messaging_product: 'whatsapp',
-        metadata: sandbox.metadata(number),
-        statuses: [object],
-      });
+      const send = () =>
+        sandbox.emit(number, 'messages', {
+          messaging_product: 'whatsapp',
+          metadata: sandbox.metadata(number),
+          statuses: [object],
+        });
+      reorderable(message.wamid, send);
     };
+  }
+
+  /**
+   * §12 fault injection "random reordering across statuses of one message" (§3.6: `delivered`
+   * may arrive before `sent`, `read` before `delivered`). With the reorder fault on, a status is
+   * held back (seeded PRNG, one in two) and released right after the message's next status, or
+   * after a fallback when no further status comes (last status, offline device).
+   */
+  function reorderable(wamid: string, send: () => void): void {
+    const previous = held.get(wamid);
+    if (previous) {
+      held.delete(wamid);
+      send();
+      previous();
+      return;
+    }
+    if (!sandbox.faults.reorder || random() >= 0.5) {
+      send();
+      return;
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      if (held.get(wamid) === release) held.delete(wamid);
+      send();
+    };
+    held.set(wamid, release);
+    const { deliveredMs, readMs } = sandbox.timings;
+    sandbox.later(2 * (deliveredMs + readMs) + REORDER_FALLBACK_MS, release);
   }
 
   /**

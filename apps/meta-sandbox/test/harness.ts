@@ -53,12 +53,18 @@ export async function startReceiver(
     secret?: string;
     verifyToken?: string;
     fail?: (postNumber: number, raw: string) => boolean;
+    /** Never answer this POST (the sandbox's timeout must give up on it). */
+    hold?: (postNumber: number, raw: string) => boolean;
   } = {},
 ) {
   const received: Received[] = [];
+  /** `Date.now()` when each POST's body had arrived, in arrival order (answered or not). */
+  const arrivals: number[] = [];
   let posts = 0;
+  let handshakes = 0;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'GET') {
+      handshakes++;
       const url = new URL(req.url ?? '/', 'http://x');
       if (
         url.searchParams.get('hub.mode') === 'subscribe' &&
@@ -73,6 +79,8 @@ export async function startReceiver(
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
       posts++;
+      arrivals.push(Date.now());
+      if (options.hold?.(posts, raw.toString())) return;
       if (options.fail?.(posts, raw.toString())) {
         res.writeHead(500).end();
         return;
@@ -96,7 +104,9 @@ export async function startReceiver(
   return {
     url: `http://127.0.0.1:${port}/webhook`,
     received,
+    arrivals,
     posts: () => posts,
+    handshakes: () => handshakes,
     /** Every change value of every received POST, flattened. */
     values(field = 'messages') {
       return received.flatMap((r) =>
@@ -227,6 +237,9 @@ export async function startSandbox(options: {
     redis,
     ...(options.now ? { now: options.now } : {}),
     seed: options.seed ?? baseSeed(),
+  }).catch((error: unknown) => {
+    redis.disconnect();
+    throw error;
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

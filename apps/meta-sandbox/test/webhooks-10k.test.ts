@@ -75,9 +75,23 @@ it('delivers 10,000 signed webhooks with duplicates and reordering to a receiver
   const receivedBodies = new Set(r.received.map((x) => x.raw));
   expect(failedBodies.size).toBeGreaterThan(EVENTS / 6);
   for (const body of failedBodies) expect(receivedBodies.has(body)).toBe(true);
-  // Duplicates really happened and were identical bodies.
+  // Duplicates really happened, and every event that arrived more than once arrived with the
+  // byte-identical body of its original delivery (one change per POST, so one event per body).
   expect(stats.duplicates).toBeGreaterThan(0);
   expect(r.received.length).toBeGreaterThan(EVENTS);
+  const bodiesById = new Map<string, { raw: string; arrivals: number; identical: boolean }>();
+  for (const x of r.received) {
+    const id = (x.body.entry[0]?.changes[0]?.value.messages as Array<{ id: string }>)[0]?.id ?? '';
+    const seen = bodiesById.get(id);
+    if (!seen) bodiesById.set(id, { raw: x.raw, arrivals: 1, identical: true });
+    else {
+      seen.arrivals++;
+      seen.identical &&= seen.raw === x.raw;
+    }
+  }
+  const repeated = [...bodiesById.values()].filter((b) => b.arrivals > 1);
+  expect(repeated.length).toBeGreaterThan(0);
+  expect(repeated.filter((b) => !b.identical)).toHaveLength(0);
   // Reordering: arrival order differs from send order.
   const arrival = r.received.map(
     (x) => (x.body.entry[0]?.changes[0]?.value.messages as Array<{ id: string }>)[0]?.id,

@@ -24,6 +24,7 @@ import {
 import { statusUpdate } from '../domain/templates';
 import { customerOf, type SandboxApp, windowKey } from '../domain/world';
 import type { Sandbox } from '../sandbox';
+import { handshakeRefusal, verifySeedCallbacks } from '../webhooks/app-callback';
 import { mediaInfo, storeMedia } from './media';
 
 /** Constant-time bearer check for the control API (never Meta's tokens). */
@@ -61,8 +62,11 @@ export async function controlRoutes(app: FastifyInstance, opts: { sandbox: Sandb
   app.addHook('onRequest', adminGuard(sandbox.config.SANDBOX_ADMIN_TOKEN));
 
   app.post('/world', { schema: { body: Seed } }, async (request) => {
+    const seed = request.body as Seed;
+    const refusal = await verifySeedCallbacks(sandbox.engine, seed.apps ?? []);
+    if (refusal) throw new AppError('VALIDATION_FAILED', refusal);
     try {
-      const created = applySeed(world, request.body as Seed, sandbox.now(), defaults());
+      const created = applySeed(world, seed, sandbox.now(), defaults());
       return {
         apps: created.apps.map(appView),
         wabas: created.wabas.map((w) => ({
@@ -91,10 +95,50 @@ export async function controlRoutes(app: FastifyInstance, opts: { sandbox: Sandb
     }
   });
 
+  /**
+   * §3.1: setting an app's callback URL (as in the App Dashboard) sends the GET handshake with
+   * the verify token; the URL is only kept when the receiver echoes the challenge.
+   */
+  async function verifyAppCallback(label: string, callbackUrl: string, verifyToken: string | undefined) {
+    if (verifyToken === undefined)
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'callbackUrl needs a verifyToken: Meta verifies every callback URL with the GET handshake (§3.1).',
+      );
+    if (!(await sandbox.engine.verify(callbackUrl, verifyToken)))
+      throw new AppError('VALIDATION_FAILED', handshakeRefusal(label, callbackUrl));
+  }
+
   app.post('/apps', { schema: { body: SeedApp } }, async (request) => {
-    const created = addApp(world, request.body as typeof SeedApp.static);
+    const body = request.body as typeof SeedApp.static;
+    if (body.callbackUrl !== undefined)
+      await verifyAppCallback(`app ${body.id ?? '(new)'}`, body.callbackUrl, body.verifyToken);
+    const created = addApp(world, body);
     return appView(created);
   });
+
+  // §3.1: change an app's callback URL / verify token; verified like the App Dashboard does.
+  app.put<{ Params: { id: string } }>(
+    '/apps/:id/webhook',
+    {
+      schema: {
+        params: Type.Object({ id: Type.String({ pattern: '^[0-9]{1,20}$' }) }),
+        body: Type.Object({
+          callbackUrl: Type.String({ pattern: '^https?://', maxLength: 2_000 }),
+          verifyToken: Type.String({ minLength: 1 }),
+        }),
+      },
+    },
+    async (request) => {
+      const target = world.apps.get(request.params.id);
+      if (!target) throw new AppError('ROUTE_NOT_FOUND', 'No such app.');
+      const body = request.body as { callbackUrl: string; verifyToken: string };
+      await verifyAppCallback(`app ${target.id}`, body.callbackUrl, body.verifyToken);
+      target.callbackUrl = body.callbackUrl;
+      target.verifyToken = body.verifyToken;
+      return appView(target);
+    },
+  );
 
   // §3.7: which webhook fields an app receives (as if ticked in the App Dashboard).
   app.put<{ Params: { id: string } }>(

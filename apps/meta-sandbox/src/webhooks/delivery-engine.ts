@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { WebhookEnvelope } from '@wapi/contracts';
+import { atLeast } from '../domain/timers';
 import { signBody } from './signature';
 
 /** Where one app receives webhooks; signatures are keyed per app (§3.2, §11). */
@@ -13,7 +14,11 @@ export interface WebhookTarget {
 export interface Faults {
   /** Probability that a delivered POST is sent again with the identical body. */
   duplicateRate: number;
-  /** Shuffle queued changes before they are batched, so POSTs leave out of order. */
+  /**
+   * Shuffle queued changes before they are batched, so POSTs leave out of order; the sandbox also
+   * holds back some statuses of a message until its next status went out (§12 "random reordering
+   * across statuses of one message").
+   */
   reorder: boolean;
   /** Extra delay before a POST's first attempt (ms). */
   delayMs: number;
@@ -36,6 +41,8 @@ export interface DeliveryOptions {
   retryBaseMs: number;
   horizonMs: number;
   batchMax: number;
+  /** Changes queued within this window share POSTs; 0 = those of one event-loop tick (§3.6). */
+  batchWindowMs: number;
   concurrency: number;
   now: () => number;
   random: () => number;
@@ -105,11 +112,9 @@ export function createDeliveryEngine(options: DeliveryOptions): DeliveryEngine {
   const stats = { posts: 0, delivered: 0, failedAttempts: 0, duplicates: 0, givenUp: 0 };
 
   function later(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
+    atLeast(timers, ms, () => {
       if (!closed) fn();
-    }, ms);
-    timers.add(timer);
+    });
   }
 
   function shuffle<T>(items: T[]): void {
@@ -253,10 +258,12 @@ export function createDeliveryEngine(options: DeliveryOptions): DeliveryEngine {
         queues.set(key, queue);
       }
       queue.pending.push({ wabaId, field, value, at: options.now() });
-      // Changes produced in the same tick share POSTs (batching, §3.6).
+      // Changes produced in the same tick (or batch window) share POSTs (batching, §3.6), so a
+      // POST can mix statuses and messages.
       if (!flushScheduled) {
         flushScheduled = true;
-        setImmediate(flush);
+        if (options.batchWindowMs > 0) later(options.batchWindowMs, flush);
+        else setImmediate(flush);
       }
     },
     async verify(url, verifyToken) {
@@ -287,6 +294,7 @@ export function createDeliveryEngine(options: DeliveryOptions): DeliveryEngine {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       queues.clear();
+      flushScheduled = false;
       ready.length = 0;
       records.length = 0;
       waitingRetry = 0;
