@@ -1,9 +1,10 @@
 import { useTestContext, waitFor } from '@wapi/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Seed } from '../src/domain/seed';
 import {
   baseSeed,
   CUSTOMER,
+  closeAfterEachTest,
   graphError,
   type Harness,
   manualClock,
@@ -15,11 +16,7 @@ import {
 const ctx = useTestContext('sbxdevice');
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-let sbx: Harness | undefined;
-afterEach(async () => {
-  await sbx?.close();
-  sbx = undefined;
-});
+closeAfterEachTest();
 
 /** The base world plus an authentication template and a utility template with a 1 h TTL (§2.11). */
 function seed(): Seed {
@@ -50,7 +47,6 @@ function seed(): Seed {
 async function setUp() {
   const clock = manualClock();
   const h = await startSandbox({ redisUrl: ctx.infra.redisUrl, seed: seed(), now: clock.now });
-  sbx = h;
   // Opens the 24 h window (§6) so free-form sends are allowed.
   await h.control('POST', '/inbound', {
     phoneNumberId: NUMBER_ID,

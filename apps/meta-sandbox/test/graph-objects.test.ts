@@ -1,8 +1,9 @@
 import { useTestContext, waitFor } from '@wapi/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   baseSeed,
   CUSTOMER,
+  closeAfterEachTest,
   graphError,
   type Harness,
   NARROW_TOKEN,
@@ -17,20 +18,8 @@ import {
 } from './harness';
 
 const ctx = useTestContext('sbxobj');
-type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 let sbx: Harness | undefined;
-const receivers: Receiver[] = [];
-afterEach(async () => {
-  await sbx?.close();
-  sbx = undefined;
-  for (const r of receivers.splice(0)) await r.close();
-});
-
-async function receiver(options: Parameters<typeof startReceiver>[0] = {}): Promise<Receiver> {
-  const r = await startReceiver(options);
-  receivers.push(r);
-  return r;
-}
+closeAfterEachTest();
 
 async function setUp(callbackUrl?: string): Promise<Harness> {
   sbx = await startSandbox({
@@ -53,9 +42,9 @@ const register = (h: Harness, pin: string) =>
 
 describe('POST /{phone-number-id} (ref §8.3, §8.4)', () => {
   it('sets a webhook_configuration override only after the GET handshake echoes the challenge, routes messages there and clears it (ref §3.1, §8.3)', async () => {
-    const app = await receiver();
+    const app = await startReceiver();
     const h = await setUp(app.url);
-    const override = await receiver({ verifyToken: 'vt-number' });
+    const override = await startReceiver({ verifyToken: 'vt-number' });
 
     const bad = await h.graph('POST', `/${NUMBER_ID}`, {
       webhook_configuration: { override_callback_uri: override.url, verify_token: 'wrong' },
@@ -183,7 +172,7 @@ describe('GET /{waba-id}', () => {
 describe('PUT /_sandbox/faults delayMs', () => {
   it('holds a webhook for at least delayMs, then delivers it (ref §3.6, §12 fault injection)', async () => {
     const arrivals: number[] = [];
-    const app = await receiver({
+    const app = await startReceiver({
       fail: () => {
         arrivals.push(Date.now());
         return false;

@@ -2,9 +2,27 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRedis } from '@wapi/service-kit';
 import type { FastifyInstance } from 'fastify';
+import { afterEach } from 'vitest';
 import { buildApp } from '../src/app';
 import { loadServiceConfig } from '../src/config';
 import type { Seed } from '../src/domain/seed';
+
+// Sandboxes and receivers a test started, when its file asked for them to be closed
+// after each test (module state is per test file: vitest isolates files).
+let opened: Array<{ close(): Promise<unknown> }> | undefined;
+
+/** Closes every sandbox and receiver started during a test once that test ends. */
+export function closeAfterEachTest(): void {
+  opened = [];
+  afterEach(async () => {
+    for (const resource of (opened ?? []).splice(0).reverse()) await resource.close();
+  });
+}
+
+function tracked<T extends { close(): Promise<unknown> }>(resource: T): T {
+  opened?.push(resource);
+  return resource;
+}
 
 export const ADMIN = 'test-admin-token-0123456789';
 export const APP_ID = '100000000000001';
@@ -101,7 +119,7 @@ export async function startReceiver(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  return {
+  return tracked({
     url: `http://127.0.0.1:${port}/webhook`,
     received,
     arrivals,
@@ -121,7 +139,7 @@ export async function startReceiver(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
-  };
+  });
 }
 
 export function baseSeed(callbackUrl?: string): Seed {
@@ -256,7 +274,7 @@ export async function startSandbox(options: {
     const text = await response.text();
     return { status: response.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
   };
-  return {
+  return tracked<Harness>({
     app,
     url,
     graph: (method, path, body, token = TOKEN) => call(method, `/v23.0${path}`, body, token),
@@ -266,7 +284,7 @@ export async function startSandbox(options: {
       await app.close();
       redis.disconnect();
     },
-  };
+  });
 }
 
 /** Meta's error envelope check (§1.3). */

@@ -1,10 +1,11 @@
 import type { StatusObject } from '@wapi/contracts';
 import { useTestContext, waitFor } from '@wapi/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Seed } from '../src/domain/seed';
 import {
   baseSeed,
   CUSTOMER,
+  closeAfterEachTest,
   graphError,
   type Harness,
   manualClock,
@@ -20,12 +21,7 @@ const ctx = useTestContext('sbxlimits');
 const DAY = 86_400_000;
 let sbx: Harness | undefined;
 let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
-afterEach(async () => {
-  await sbx?.close();
-  await receiver?.close();
-  sbx = undefined;
-  receiver = undefined;
-});
+closeAfterEachTest();
 
 describe('limits', () => {
   it('management calls per app × WABA with a registered number stop at 5,000 per rolling hour with 80007 (ref §5.4, §12)', async () => {

@@ -1,13 +1,19 @@
 import { useTestContext } from '@wapi/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
-import { CUSTOMER, graphError, type Harness, manualClock, NUMBER_ID, startSandbox, WABA_ID } from './harness';
+import { describe, expect, it } from 'vitest';
+import {
+  CUSTOMER,
+  closeAfterEachTest,
+  graphError,
+  type Harness,
+  manualClock,
+  NUMBER_ID,
+  startSandbox,
+  WABA_ID,
+} from './harness';
 
 const ctx = useTestContext('sbxrate');
 let sbx: Harness | undefined;
-afterEach(async () => {
-  await sbx?.close();
-  sbx = undefined;
-});
+closeAfterEachTest();
 
 const template = (to: string) => ({
   messaging_product: 'whatsapp',

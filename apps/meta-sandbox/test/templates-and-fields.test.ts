@@ -1,11 +1,12 @@
 import { Value } from '@sinclair/typebox/value';
 import { TemplateStatusUpdateValue } from '@wapi/contracts';
 import { useTestContext, waitFor } from '@wapi/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   APP_ID,
   baseSeed,
   CUSTOMER,
+  closeAfterEachTest,
   graphError,
   type Harness,
   manualClock,
@@ -18,21 +19,14 @@ import {
 
 const ctx = useTestContext('sbxtpl');
 const HOUR = 3_600_000;
-let sbx: Harness | undefined;
 let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
-afterEach(async () => {
-  await sbx?.close();
-  await receiver?.close();
-  sbx = undefined;
-  receiver = undefined;
-});
+closeAfterEachTest();
 
 async function setUp(env: Record<string, string> = {}) {
   const clock = manualClock();
   const r = await startReceiver();
   receiver = r;
   const h = await startSandbox({ redisUrl: ctx.infra.redisUrl, seed: baseSeed(r.url), now: clock.now, env });
-  sbx = h;
   return { sbx: h, receiver: r, clock };
 }
 

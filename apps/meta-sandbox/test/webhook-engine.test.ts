@@ -1,11 +1,12 @@
 import type { StatusObject } from '@wapi/contracts';
 import { useTestContext, waitFor } from '@wapi/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Seed } from '../src/domain/seed';
 import {
   APP_ID,
   baseSeed,
   CUSTOMER,
+  closeAfterEachTest,
   type Harness,
   NUMBER_ID,
   startReceiver,
@@ -18,23 +19,12 @@ type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
 const ctx = useTestContext('sbxengine');
 let sbx: Harness | undefined;
-const receivers: Receiver[] = [];
-afterEach(async () => {
-  await sbx?.close();
-  sbx = undefined;
-  for (const r of receivers.splice(0)) await r.close();
-});
-
-async function receiver(options: Parameters<typeof startReceiver>[0] = {}): Promise<Receiver> {
-  const r = await startReceiver(options);
-  receivers.push(r);
-  return r;
-}
+closeAfterEachTest();
 
 async function setUp(
   options: { env?: Record<string, string>; receiver?: Parameters<typeof startReceiver>[0] } = {},
 ) {
-  const r = await receiver(options.receiver);
+  const r = await startReceiver(options.receiver);
   sbx = await startSandbox({ redisUrl: ctx.infra.redisUrl, seed: baseSeed(r.url), env: options.env ?? {} });
   return { sbx, receiver: r };
 }
@@ -234,7 +224,7 @@ describe('app callback URL verification (ref §3.1)', () => {
   };
 
   it('verifies a seeded app callback URL with a verify token at start-up and refuses a failed handshake (ref §3.1, §12)', async () => {
-    const good = await receiver({ verifyToken: 'vt-app' });
+    const good = await startReceiver({ verifyToken: 'vt-app' });
     sbx = await startSandbox({ redisUrl: ctx.infra.redisUrl, seed: seedWith(good.url, 'vt-app') });
     expect(good.handshakes()).toBe(1);
     await openWindow(sbx);
@@ -247,7 +237,7 @@ describe('app callback URL verification (ref §3.1)', () => {
 
   it('verifies callback URLs set through the control API; a failed handshake is refused with a clear error (ref §3.1, §12)', async () => {
     const { sbx, receiver: first } = await setUp();
-    const next = await receiver({ verifyToken: 'vt-next' });
+    const next = await startReceiver({ verifyToken: 'vt-next' });
 
     // POST /apps and POST /world.
     const created = await sbx.control('POST', '/apps', {
@@ -341,8 +331,8 @@ describe('app callback URL verification (ref §3.1)', () => {
 describe('override precedence (ref §8.3, §12)', () => {
   it('routes messages to the number override over the WABA override over the app URL (ref §8.3, §12)', async () => {
     const { sbx, receiver: app } = await setUp();
-    const waba = await receiver({ verifyToken: 'vt-waba' });
-    const number = await receiver({ verifyToken: 'vt-number' });
+    const waba = await startReceiver({ verifyToken: 'vt-waba' });
+    const number = await startReceiver({ verifyToken: 'vt-number' });
     expect(
       (
         await sbx.graph('POST', `/${WABA_ID}/subscribed_apps`, {

@@ -1,11 +1,12 @@
 import { Value } from '@sinclair/typebox/value';
 import { StatusObject, UserPreferencesValue, WebhookEnvelope } from '@wapi/contracts';
 import { useTestContext, waitFor } from '@wapi/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   APP_ID,
   baseSeed,
   CUSTOMER,
+  closeAfterEachTest,
   type Harness,
   NUMBER_ID,
   startReceiver,
@@ -16,12 +17,7 @@ import {
 const ctx = useTestContext('sbxhook');
 let sbx: Harness | undefined;
 let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
-afterEach(async () => {
-  await sbx?.close();
-  await receiver?.close();
-  sbx = undefined;
-  receiver = undefined;
-});
+closeAfterEachTest();
 
 async function setUp(env: Record<string, string> = {}, verifyToken?: string) {
   receiver = await startReceiver(verifyToken ? { verifyToken } : {});

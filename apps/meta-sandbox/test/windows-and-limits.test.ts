@@ -1,10 +1,11 @@
 import type { StatusObject } from '@wapi/contracts';
 import { useTestContext, waitFor } from '@wapi/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Seed } from '../src/domain/seed';
 import {
   baseSeed,
   CUSTOMER,
+  closeAfterEachTest,
   graphError,
   type Harness,
   manualClock,
@@ -18,12 +19,7 @@ const ctx = useTestContext('sbxpolicy');
 const HOUR = 3_600_000;
 let sbx: Harness | undefined;
 let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
-afterEach(async () => {
-  await sbx?.close();
-  await receiver?.close();
-  sbx = undefined;
-  receiver = undefined;
-});
+closeAfterEachTest();
 
 async function setUp(options: { env?: Record<string, string>; seed?: (s: Seed) => Seed } = {}) {
   const clock = manualClock();
