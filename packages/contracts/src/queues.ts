@@ -7,14 +7,31 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
  * already queued. A breaking payload change gets a new version (`message.send.v2`) and
  * both run side by side until the old queue drains.
  *
- * Payload schemas are closed (`additionalProperties: false`), which keeps secrets out
- * of job payloads by construction: there is no field for a token, and no room for one.
+ * Payload schemas are closed at every depth: every object has `additionalProperties:
+ * false`, every string and array is bounded, and there is no `Unknown`/`Any` and no
+ * open-keyed record. That keeps secrets out of job payloads by construction (there is no
+ * field for a token, and no room for one) and bounds what a job can cost. A test walks
+ * every registered schema and fails on any open or unbounded node, so keep it that way:
+ * a producer that receives a wider shape (a webhook, an API body) projects it onto these
+ * schemas before enqueueing. Adding a member to a union is backward compatible only once
+ * the consumer is deployed first.
  */
 
-const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
-const WaId = Type.String({ pattern: '^[0-9]{6,15}$', description: 'WhatsApp user id (digits, no +)' });
-const IsoTime = Type.String({ format: 'date-time', description: 'ISO-8601 timestamp' });
 const closed = { additionalProperties: false } as const;
+/** A bounded string. */
+const Str = (maxLength: number, minLength = 1) => Type.String({ minLength, maxLength });
+const Opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
+const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
+const WaId = Type.String({
+  pattern: '^[0-9]{6,15}$',
+  maxLength: 15,
+  description: 'WhatsApp user id (digits, no +)',
+});
+const Wamid = Type.String({ minLength: 1, maxLength: 256, description: 'Meta message id (wamid.…)' });
+const IsoTime = Type.String({ format: 'date-time', maxLength: 40, description: 'ISO-8601 timestamp' });
+const Url = Type.String({ format: 'uri', maxLength: 2_000 });
+const Latitude = Type.Number({ minimum: -90, maximum: 90 });
+const Longitude = Type.Number({ minimum: -180, maximum: 180 });
 
 export const MessageCategory = Type.Union([
   Type.Literal('marketing'),
@@ -24,14 +41,278 @@ export const MessageCategory = Type.Union([
 ]);
 export type MessageCategory = Static<typeof MessageCategory>;
 
+// ---------------------------------------------------------------------------------------
+// Outbound content (message.send.v1). Template components and interactive objects use
+// Meta's field names (reference §2.5–§2.7, §5.5), so the sender passes them through as-is.
+
+/** Media by uploaded `id` or by public `link`: exactly one of the two (§2.4). */
+const MediaRef = Type.Union([Type.Object({ id: Str(128) }, closed), Type.Object({ link: Url }, closed)]);
+
+/** A document by id or link, with the file name the recipient sees. */
+const DocumentRef = Type.Union([
+  Type.Object({ id: Str(128), filename: Opt(Str(240)) }, closed),
+  Type.Object({ link: Url, filename: Opt(Str(240)) }, closed),
+]);
+
+/** Template text parameter; `parameter_name` only for named-parameter templates (§2.7). */
+const TextParameter = Type.Object(
+  {
+    type: Type.Literal('text'),
+    text: Str(1_024),
+    parameter_name: Opt(Type.String({ pattern: '^[a-z0-9_]{1,60}$', maxLength: 60 })),
+  },
+  closed,
+);
+const CurrencyParameter = Type.Object(
+  {
+    type: Type.Literal('currency'),
+    currency: Type.Object(
+      {
+        fallback_value: Str(64),
+        code: Type.String({ pattern: '^[A-Z]{3}$', maxLength: 3, description: 'ISO 4217' }),
+        amount_1000: Type.Integer(),
+      },
+      closed,
+    ),
+    parameter_name: Opt(Type.String({ pattern: '^[a-z0-9_]{1,60}$', maxLength: 60 })),
+  },
+  closed,
+);
+const DateTimeParameter = Type.Object(
+  {
+    type: Type.Literal('date_time'),
+    date_time: Type.Object({ fallback_value: Str(64) }, closed),
+    parameter_name: Opt(Type.String({ pattern: '^[a-z0-9_]{1,60}$', maxLength: 60 })),
+  },
+  closed,
+);
+const MediaParameter = Type.Union([
+  Type.Object({ type: Type.Literal('image'), image: MediaRef }, closed),
+  Type.Object({ type: Type.Literal('video'), video: MediaRef }, closed),
+  Type.Object({ type: Type.Literal('document'), document: DocumentRef }, closed),
+]);
+const LocationParameter = Type.Object(
+  {
+    type: Type.Literal('location'),
+    location: Type.Object(
+      { latitude: Latitude, longitude: Longitude, name: Opt(Str(100)), address: Opt(Str(300)) },
+      closed,
+    ),
+  },
+  closed,
+);
+
+/** A button's `index`: Meta's examples use both a number and a string (§2.7). */
+const ButtonIndex = Type.Union([
+  Type.Integer({ minimum: 0, maximum: 9 }),
+  Type.String({ pattern: '^[0-9]$', maxLength: 1 }),
+]);
+
+/** One component of a template send (§2.7, §7.3): header, body, or one button's values. */
+export const TemplateSendComponentV1 = Type.Union([
+  Type.Object(
+    {
+      type: Type.Literal('header'),
+      parameters: Type.Array(Type.Union([TextParameter, MediaParameter, LocationParameter]), {
+        minItems: 1,
+        maxItems: 1,
+      }),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('body'),
+      parameters: Type.Array(Type.Union([TextParameter, CurrencyParameter, DateTimeParameter]), {
+        minItems: 1,
+        maxItems: 100,
+      }),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('button'),
+      sub_type: Type.Literal('quick_reply'),
+      index: ButtonIndex,
+      parameters: Type.Array(Type.Object({ type: Type.Literal('payload'), payload: Str(1_000) }, closed), {
+        minItems: 1,
+        maxItems: 1,
+      }),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('button'),
+      sub_type: Type.Literal('url'),
+      index: ButtonIndex,
+      parameters: Type.Array(Type.Object({ type: Type.Literal('text'), text: Str(2_000) }, closed), {
+        minItems: 1,
+        maxItems: 1,
+      }),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('button'),
+      sub_type: Type.Literal('copy_code'),
+      index: ButtonIndex,
+      parameters: Type.Array(
+        Type.Object({ type: Type.Literal('coupon_code'), coupon_code: Str(20) }, closed),
+        { minItems: 1, maxItems: 1 },
+      ),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('button'),
+      sub_type: Type.Literal('flow'),
+      index: ButtonIndex,
+      parameters: Type.Array(
+        Type.Object(
+          {
+            type: Type.Literal('action'),
+            action: Type.Object({ flow_token: Opt(Str(256)) }, closed),
+          },
+          closed,
+        ),
+        { minItems: 1, maxItems: 1 },
+      ),
+    },
+    closed,
+  ),
+]);
+export type TemplateSendComponentV1 = Static<typeof TemplateSendComponentV1>;
+
+/** Interactive header (§2.5): text ≤ 60, or media. */
+const InteractiveHeader = Type.Union([
+  Type.Object({ type: Type.Literal('text'), text: Str(60) }, closed),
+  Type.Object({ type: Type.Literal('image'), image: MediaRef }, closed),
+  Type.Object({ type: Type.Literal('video'), video: MediaRef }, closed),
+  Type.Object({ type: Type.Literal('document'), document: DocumentRef }, closed),
+]);
+const Footer = Type.Object({ text: Str(60) }, closed);
+
+/** An interactive message (§2.5, §2.6 and the other types Meta lists there), by `type`. */
+export const InteractiveContentV1 = Type.Union([
+  Type.Object(
+    {
+      type: Type.Literal('button'),
+      header: Opt(InteractiveHeader),
+      body: Type.Object({ text: Str(1_024) }, closed),
+      footer: Opt(Footer),
+      action: Type.Object(
+        {
+          buttons: Type.Array(
+            Type.Object(
+              {
+                type: Type.Literal('reply'),
+                reply: Type.Object({ id: Str(256), title: Str(20) }, closed),
+              },
+              closed,
+            ),
+            { minItems: 1, maxItems: 3 },
+          ),
+        },
+        closed,
+      ),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('list'),
+      header: Opt(Type.Object({ type: Type.Literal('text'), text: Str(60) }, closed)),
+      body: Type.Object({ text: Str(4_096) }, closed),
+      footer: Opt(Footer),
+      action: Type.Object(
+        {
+          button: Str(20),
+          sections: Type.Array(
+            Type.Object(
+              {
+                title: Opt(Str(24)),
+                // Meta allows 10 rows in total across sections; the schema bounds each one.
+                rows: Type.Array(
+                  Type.Object({ id: Str(200), title: Str(24), description: Opt(Str(72)) }, closed),
+                  { minItems: 1, maxItems: 10 },
+                ),
+              },
+              closed,
+            ),
+            { minItems: 1, maxItems: 10 },
+          ),
+        },
+        closed,
+      ),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('cta_url'),
+      header: Opt(InteractiveHeader),
+      body: Opt(Type.Object({ text: Str(1_024) }, closed)),
+      footer: Opt(Footer),
+      action: Type.Object(
+        {
+          name: Type.Literal('cta_url'),
+          parameters: Type.Object({ display_text: Str(20), url: Url }, closed),
+        },
+        closed,
+      ),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('flow'),
+      header: Opt(InteractiveHeader),
+      body: Type.Object({ text: Str(1_024) }, closed),
+      footer: Opt(Footer),
+      action: Type.Object(
+        {
+          name: Type.Literal('flow'),
+          parameters: Type.Object(
+            {
+              flow_message_version: Type.Literal('3'),
+              flow_id: Opt(Str(64)),
+              flow_name: Opt(Str(200)),
+              flow_cta: Str(30),
+              flow_token: Opt(Str(256)),
+              mode: Opt(Type.Union([Type.Literal('draft'), Type.Literal('published')])),
+              flow_action: Opt(Type.Union([Type.Literal('navigate'), Type.Literal('data_exchange')])),
+              // Screen data is free-form in Meta's API; it is left out here on purpose
+              // (closed payloads). Flows that need it get a dedicated, typed field.
+              flow_action_payload: Opt(Type.Object({ screen: Str(128) }, closed)),
+            },
+            closed,
+          ),
+        },
+        closed,
+      ),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('location_request_message'),
+      body: Type.Object({ text: Str(1_024) }, closed),
+      action: Type.Object({ name: Type.Literal('send_location') }, closed),
+    },
+    closed,
+  ),
+]);
+export type InteractiveContentV1 = Static<typeof InteractiveContentV1>;
+
 export const SendContent = Type.Union([
   Type.Object(
     {
       type: Type.Literal('text'),
-      text: Type.Object(
-        { body: Type.String({ minLength: 1, maxLength: 4096 }), previewUrl: Type.Optional(Type.Boolean()) },
-        closed,
-      ),
+      text: Type.Object({ body: Str(4_096), previewUrl: Opt(Type.Boolean()) }, closed),
     },
     closed,
   ),
@@ -40,9 +321,9 @@ export const SendContent = Type.Union([
       type: Type.Literal('template'),
       template: Type.Object(
         {
-          name: Type.String({ minLength: 1, maxLength: 512 }),
+          name: Type.String({ pattern: '^[a-z0-9_]{1,512}$', maxLength: 512 }),
           language: Type.String({ minLength: 2, maxLength: 15 }),
-          components: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()), { maxItems: 20 })),
+          components: Opt(Type.Array(TemplateSendComponentV1, { maxItems: 20 })),
         },
         closed,
       ),
@@ -60,20 +341,17 @@ export const SendContent = Type.Union([
       ]),
       media: Type.Object(
         {
-          id: Type.Optional(Type.String({ minLength: 1 })),
-          link: Type.Optional(Type.String({ format: 'uri' })),
-          caption: Type.Optional(Type.String({ maxLength: 1024 })),
-          filename: Type.Optional(Type.String({ maxLength: 240 })),
+          id: Opt(Str(128)),
+          link: Opt(Url),
+          caption: Opt(Type.String({ maxLength: 1_024 })),
+          filename: Opt(Type.String({ maxLength: 240 })),
         },
         closed,
       ),
     },
     closed,
   ),
-  Type.Object(
-    { type: Type.Literal('interactive'), interactive: Type.Record(Type.String(), Type.Unknown()) },
-    closed,
-  ),
+  Type.Object({ type: Type.Literal('interactive'), interactive: InteractiveContentV1 }, closed),
 ]);
 export type SendContent = Static<typeof SendContent>;
 
@@ -86,7 +364,7 @@ export const MessageSendV1 = Type.Object(
     to: WaId,
     category: MessageCategory,
     content: SendContent,
-    replyToWamid: Type.Optional(Type.String({ minLength: 1 })),
+    replyToWamid: Opt(Wamid),
     acceptedAt: IsoTime,
   },
   closed,
@@ -105,22 +383,241 @@ export type MessageStatus = Static<typeof MessageStatus>;
 export const MessageEventV1 = Type.Object(
   {
     workspaceId: Id('owning workspace'),
-    messageId: Type.Optional(Id('wapi message id, when known')),
-    wamid: Type.Optional(Type.String({ minLength: 1 })),
+    messageId: Opt(Id('wapi message id, when known')),
+    wamid: Opt(Wamid),
     recipient: WaId,
     status: MessageStatus,
     occurredAt: IsoTime,
     source: Type.Union([Type.Literal('sender'), Type.Literal('webhook')]),
-    error: Type.Optional(
-      Type.Object(
-        { code: Type.Integer(), title: Type.String(), classification: Type.Optional(Type.String()) },
-        closed,
-      ),
-    ),
+    error: Opt(Type.Object({ code: Type.Integer(), title: Str(512), classification: Opt(Str(64)) }, closed)),
   },
   closed,
 );
 export type MessageEventV1 = Static<typeof MessageEventV1>;
+
+// ---------------------------------------------------------------------------------------
+// Inbound content (message.inbound.v1): the Meta message object (§3.4) projected onto
+// closed shapes. webhook-ingest keeps the raw webhook in its journal (`journalId`); the job
+// carries only these known fields, so an unknown field Meta adds tomorrow cannot ride
+// along (project, then check).
+
+const InboundMedia = Type.Object(
+  {
+    id: Str(128),
+    mime_type: Opt(Str(128)),
+    sha256: Opt(Str(128)),
+    caption: Opt(Type.String({ maxLength: 1_024 })),
+    filename: Opt(Str(240)),
+    voice: Opt(Type.Boolean()),
+    animated: Opt(Type.Boolean()),
+  },
+  closed,
+);
+const Labelled = <T extends TSchema>(name: string, value: T) =>
+  Type.Array(Type.Object({ [name]: value, type: Opt(Str(32)) }, closed), { maxItems: 20 });
+const InboundContact = Type.Object(
+  {
+    name: Type.Object(
+      {
+        formatted_name: Str(512),
+        first_name: Opt(Str(256)),
+        last_name: Opt(Str(256)),
+        middle_name: Opt(Str(256)),
+        suffix: Opt(Str(64)),
+        prefix: Opt(Str(64)),
+      },
+      closed,
+    ),
+    phones: Opt(
+      Type.Array(Type.Object({ phone: Opt(Str(64)), wa_id: Opt(Str(32)), type: Opt(Str(32)) }, closed), {
+        maxItems: 20,
+      }),
+    ),
+    emails: Opt(Labelled('email', Str(320))),
+    urls: Opt(Labelled('url', Str(2_000))),
+    addresses: Opt(
+      Type.Array(
+        Type.Object(
+          {
+            street: Opt(Str(512)),
+            city: Opt(Str(128)),
+            state: Opt(Str(128)),
+            zip: Opt(Str(32)),
+            country: Opt(Str(128)),
+            country_code: Opt(Str(8)),
+            type: Opt(Str(32)),
+          },
+          closed,
+        ),
+        { maxItems: 20 },
+      ),
+    ),
+    org: Opt(
+      Type.Object({ company: Opt(Str(256)), department: Opt(Str(256)), title: Opt(Str(256)) }, closed),
+    ),
+    birthday: Opt(Str(32)),
+  },
+  closed,
+);
+
+/** What the customer sent, by Meta message `type` (§3.4). */
+export const InboundContentV1 = Type.Union([
+  Type.Object({ type: Type.Literal('text'), text: Type.Object({ body: Str(4_096) }, closed) }, closed),
+  Type.Object(
+    {
+      type: Type.Union([
+        Type.Literal('image'),
+        Type.Literal('video'),
+        Type.Literal('audio'),
+        Type.Literal('document'),
+        Type.Literal('sticker'),
+      ]),
+      media: InboundMedia,
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('location'),
+      location: Type.Object(
+        {
+          latitude: Latitude,
+          longitude: Longitude,
+          name: Opt(Str(256)),
+          address: Opt(Str(512)),
+          url: Opt(Str(2_000)),
+        },
+        closed,
+      ),
+    },
+    closed,
+  ),
+  Type.Object(
+    { type: Type.Literal('contacts'), contacts: Type.Array(InboundContact, { minItems: 1, maxItems: 20 }) },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('button'),
+      button: Type.Object({ payload: Type.String({ maxLength: 1_000 }), text: Str(256) }, closed),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('interactive'),
+      interactive: Type.Union([
+        Type.Object(
+          {
+            type: Type.Literal('button_reply'),
+            button_reply: Type.Object({ id: Str(256), title: Str(20) }, closed),
+          },
+          closed,
+        ),
+        Type.Object(
+          {
+            type: Type.Literal('list_reply'),
+            list_reply: Type.Object({ id: Str(200), title: Str(24), description: Opt(Str(72)) }, closed),
+          },
+          closed,
+        ),
+        Type.Object(
+          {
+            type: Type.Literal('nfm_reply'),
+            nfm_reply: Type.Object(
+              {
+                name: Opt(Str(64)),
+                body: Opt(Str(1_024)),
+                response_json: Type.String({ maxLength: 16_384, description: 'the Flow response, as sent' }),
+              },
+              closed,
+            ),
+          },
+          closed,
+        ),
+      ]),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('reaction'),
+      // `emoji` is absent when the customer removed their reaction (§3.4).
+      reaction: Type.Object({ message_id: Wamid, emoji: Opt(Str(32)) }, closed),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('order'),
+      order: Type.Object(
+        {
+          catalog_id: Str(128),
+          text: Opt(Type.String({ maxLength: 4_096 })),
+          product_items: Type.Array(
+            Type.Object(
+              {
+                product_retailer_id: Str(128),
+                quantity: Type.Integer({ minimum: 0 }),
+                item_price: Type.Number(),
+                currency: Type.String({ pattern: '^[A-Z]{3}$', maxLength: 3 }),
+              },
+              closed,
+            ),
+            { maxItems: 100 },
+          ),
+        },
+        closed,
+      ),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('system'),
+      system: Type.Object({ type: Str(64), body: Opt(Str(1_024)), wa_id: Opt(Str(32)) }, closed),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('unsupported'),
+      unsupported: Type.Object({ type: Opt(Str(64)) }, closed),
+    },
+    closed,
+  ),
+]);
+export type InboundContentV1 = Static<typeof InboundContentV1>;
+
+/** `context` of an inbound message: a quoted reply, a forward, or a product enquiry (§3.4). */
+const InboundContext = Type.Object(
+  {
+    from: Opt(Str(32)),
+    id: Opt(Wamid),
+    forwarded: Opt(Type.Boolean()),
+    frequently_forwarded: Opt(Type.Boolean()),
+    referred_product: Opt(Type.Object({ catalog_id: Str(128), product_retailer_id: Str(128) }, closed)),
+  },
+  closed,
+);
+
+/** `referral` of a Click-to-WhatsApp ad message (§3.4). */
+const InboundReferral = Type.Object(
+  {
+    source_url: Opt(Str(2_000)),
+    source_id: Opt(Str(128)),
+    source_type: Opt(Str(32)),
+    body: Opt(Str(4_096)),
+    headline: Opt(Str(1_024)),
+    media_type: Opt(Str(32)),
+    image_url: Opt(Str(2_000)),
+    video_url: Opt(Str(2_000)),
+    thumbnail_url: Opt(Str(2_000)),
+    ctwa_clid: Opt(Str(512)),
+    welcome_message: Opt(Type.Object({ text: Str(4_096) }, closed)),
+  },
+  closed,
+);
 
 /** One inbound customer message, already routed to its workspace. */
 export const MessageInboundV1 = Type.Object(
@@ -128,13 +625,12 @@ export const MessageInboundV1 = Type.Object(
     workspaceId: Id('owning workspace'),
     phoneNumberId: Id('receiving business number'),
     from: WaId,
-    wamid: Type.String({ minLength: 1 }),
-    type: Type.String({ minLength: 1, maxLength: 32 }),
+    wamid: Wamid,
     receivedAt: IsoTime,
-    journalId: Id('webhook journal entry it came from'),
-    message: Type.Record(Type.String(), Type.Unknown(), {
-      description: 'the Meta message object as received',
-    }),
+    journalId: Id('webhook journal entry it came from (holds the raw webhook)'),
+    content: InboundContentV1,
+    context: Opt(InboundContext),
+    referral: Opt(InboundReferral),
   },
   closed,
 );
@@ -154,25 +650,34 @@ export const ConsentSignalV1 = Type.Object(
       Type.Literal('error_131050'),
       Type.Literal('api'),
     ]),
-    evidence: Type.Object(
-      { wamid: Type.Optional(Type.String()), text: Type.Optional(Type.String({ maxLength: 1024 })) },
-      closed,
-    ),
+    evidence: Type.Object({ wamid: Opt(Wamid), text: Opt(Type.String({ maxLength: 1_024 })) }, closed),
     observedAt: IsoTime,
   },
   closed,
 );
 export type ConsentSignalV1 = Static<typeof ConsentSignalV1>;
 
+/**
+ * Extra audit facts: a bounded map of short names to scalars. Values are scalars only,
+ * so no nested object can smuggle a credential-shaped structure in; never put a secret
+ * in a value (audit entries are kept forever).
+ */
+export const AuditData = Type.Record(
+  Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.]{0,63}$' }),
+  Type.Union([Type.String({ maxLength: 512 }), Type.Number(), Type.Boolean(), Type.Null()]),
+  { additionalProperties: false, maxProperties: 32 },
+);
+export type AuditData = Static<typeof AuditData>;
+
 /** One audit entry to append to a workspace's hash chain. */
 export const AuditV1 = Type.Object(
   {
     workspaceId: Id('owning workspace'),
-    actor: Type.Object({ type: Type.String({ minLength: 1 }), id: Type.String({ minLength: 1 }) }, closed),
-    action: Type.String({ minLength: 1, maxLength: 128 }),
-    target: Type.Object({ type: Type.String({ minLength: 1 }), id: Type.String({ minLength: 1 }) }, closed),
+    actor: Type.Object({ type: Str(32), id: Str(128) }, closed),
+    action: Str(128),
+    target: Type.Object({ type: Str(32), id: Str(128) }, closed),
     at: IsoTime,
-    data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    data: Opt(AuditData),
   },
   closed,
 );

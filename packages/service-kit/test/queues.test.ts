@@ -33,6 +33,8 @@ describe('typed queue helpers on a real Redis', () => {
     producer = createProducer('message.send.v1', { connection, prefix: ctx.prefix, log: quiet });
   });
   afterAll(async () => {
+    // The test context cleans up keys by prefix; obliterate also covers any other layout.
+    await producer.queue.obliterate({ force: true });
     await producer.close();
     await connection.quit();
   });
@@ -46,11 +48,11 @@ describe('typed queue helpers on a real Redis', () => {
     expect(await producer.queue.getJob('bad-1')).toBeUndefined();
   });
 
-  it('stores keys under the hash-tagged prefix and dedupes by jobId', async () => {
+  it("stores the queue's keys under KEY_PREFIX and its own hash tag, and dedupes by jobId", async () => {
     await producer.add(command, { jobId: 'msg_dedupe' });
     await producer.add(command, { jobId: 'msg_dedupe' });
     expect(await producer.queue.getJobCounts('waiting')).toMatchObject({ waiting: 1 });
-    const keys = await ctx.redis.keys(`{${ctx.prefix}}:q:message.send.v1:*`);
+    const keys = await ctx.redis.keys(`${ctx.prefix}:{q:message.send.v1}:message.send.v1:*`);
     expect(keys.length).toBeGreaterThan(0);
     await producer.queue.remove('msg_dedupe');
   });

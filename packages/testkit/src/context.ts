@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { prefixPattern } from '@wapi/contracts';
 import { Redis } from 'ioredis';
 import { type Db, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, inject } from 'vitest';
@@ -8,7 +9,7 @@ import './provided';
 /** What one test file owns: its own database and its own Redis key/queue prefix. */
 export interface TestContext {
   readonly infra: InfraEnv;
-  /** Key prefix name for KEY_PREFIX / queue prefixes (wrapped in a hash tag by the services). */
+  /** Key prefix name for KEY_PREFIX: every key and queue of the file starts with `<prefix>:`. */
   readonly prefix: string;
   readonly dbName: string;
   /** MongoDB URL naming this file's database. */
@@ -52,7 +53,7 @@ export function useTestContext(label = 't'): TestContext {
     await ctx.db?.dropDatabase().catch(() => undefined);
     await ctx.mongo?.close();
     if (ctx.redis) {
-      await deleteKeys(ctx.redis, `{${ctx.prefix}}*`);
+      await deleteKeys(ctx.redis, prefixPattern(ctx.prefix));
       ctx.redis.disconnect();
     }
   });

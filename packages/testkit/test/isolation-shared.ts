@@ -1,3 +1,4 @@
+import { keyOf } from '@wapi/contracts';
 import { Redis } from 'ioredis';
 import { expect, inject } from 'vitest';
 import type { TestContext } from '../src/context';
@@ -10,7 +11,7 @@ import { waitFor } from '../src/wait';
  */
 export async function writeMeetAndCheck(ctx: TestContext, me: string): Promise<void> {
   await ctx.db.collection('shared_name').insertOne({ writer: me });
-  await ctx.redis.set(`{${ctx.prefix}}:shared_name`, me);
+  await ctx.redis.set(keyOf(ctx.prefix, 'test', 'shared_name'), me);
 
   const barrier = new Redis(ctx.infra.redisUrl);
   try {
@@ -30,5 +31,5 @@ export async function writeMeetAndCheck(ctx: TestContext, me: string): Promise<v
     .find({}, { projection: { _id: 0 } })
     .toArray();
   expect(docs).toEqual([{ writer: me }]);
-  expect(await ctx.redis.get(`{${ctx.prefix}}:shared_name`)).toBe(me);
+  expect(await ctx.redis.get(keyOf(ctx.prefix, 'test', 'shared_name'))).toBe(me);
 }

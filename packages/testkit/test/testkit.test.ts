@@ -1,3 +1,4 @@
+import { keyOf, prefixPattern, queuePrefix } from '@wapi/contracts';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { deleteKeys, useTestContext } from '../src/context';
@@ -15,8 +16,19 @@ describe('testkit', () => {
   });
 
   it('deletes only the keys under a prefix', async () => {
-    await ctx.redis.mset(`{${ctx.prefix}}:a`, '1', `{${ctx.prefix}}:b`, '2', `other-${ctx.prefix}`, '3');
-    expect(await deleteKeys(ctx.redis, `{${ctx.prefix}}*`)).toBe(2);
+    await ctx.redis.mset(
+      keyOf(ctx.prefix, 'test', 'a'),
+      '1',
+      queuePrefix(ctx.prefix, 'message.send.v1'),
+      '2',
+      `other-${ctx.prefix}`,
+      '3',
+      `${ctx.prefix}x:a`,
+      '4',
+    );
+    expect(await deleteKeys(ctx.redis, prefixPattern(ctx.prefix))).toBe(2);
+    expect(await ctx.redis.get(`${ctx.prefix}x:a`)).toBe('4');
+    await ctx.redis.del(`${ctx.prefix}x:a`);
     expect(await ctx.redis.get(`other-${ctx.prefix}`)).toBe('3');
     await ctx.redis.del(`other-${ctx.prefix}`);
   });
