@@ -7,6 +7,10 @@
 export const ERRORS = {
   // Generic request errors
   VALIDATION_FAILED: { status: 400, message: 'The request is malformed or fails validation.' },
+  BAD_REQUEST: {
+    status: 400,
+    message: 'The request cannot be processed as sent; check its URL, headers and body.',
+  },
   ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this method and path.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than this endpoint accepts.' },
   UNSUPPORTED_MEDIA_TYPE: {
@@ -15,7 +19,14 @@ export const ERRORS = {
   },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the time given in Retry-After.' },
   INTERNAL_ERROR: { status: 500, message: 'An unexpected error occurred.' },
-  SERVICE_UNAVAILABLE: { status: 503, message: 'A dependency is unavailable; retry later.' },
+  SERVICE_UNAVAILABLE: {
+    status: 503,
+    message: 'This instance cannot take the request now (it is shutting down); retry it.',
+  },
+  DEPENDENCY_UNAVAILABLE: {
+    status: 503,
+    message: 'A dependency (Redis, MongoDB, …) is unreachable; retry later.',
+  },
 
   // Service-to-service authentication
   INTERNAL_AUTH_REQUIRED: { status: 401, message: 'This internal endpoint requires a service token.' },
@@ -44,11 +55,6 @@ export type ErrorCode = keyof typeof ERRORS;
 
 /** Every code in the catalogue, in declaration order. */
 export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
-
-/** The body of every error answer of every wapi service. */
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; requestId: string };
-}
 
 /**
  * An error with a catalogue code. Throw it from domain code; the service-kit error

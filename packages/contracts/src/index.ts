@@ -1,5 +1,6 @@
 import './formats';
 
+export * from './error-response';
 export * from './errors';
 export * from './health';
 export * from './meta';
