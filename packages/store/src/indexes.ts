@@ -1,4 +1,5 @@
 import { BSON, type CreateIndexesOptions, type Db, type IndexDirection } from 'mongodb';
+import type { StoreLog } from './log';
 
 /**
  * One index, declared beside the query it serves (`serves` names that query).
@@ -72,16 +73,57 @@ async function listIndexes(db: Db, collectionName: string): Promise<Map<string, 
 }
 
 /**
+ * Options and key types that work on MongoDB 6+ but not on FerretDB 1.x (refused, or accepted
+ * and not kept). A spec using one would pass in production and fail in development, or the
+ * other way round, so `migrate` refuses it everywhere.
+ */
+function unportable(spec: IndexSpec): string | undefined {
+  const options = spec.options ?? {};
+  const instead = {
+    expireAfterSeconds: 'FerretDB 1.x has no TTL index: delete expired documents with startExpirySweeper',
+    partialFilterExpression:
+      'FerretDB 1.x has no partial index: keep the documents that must be unique in their own collection',
+    sparse: 'FerretDB 1.x accepts sparse but does not keep it, so the index would read as drifted',
+  } as const;
+  for (const option of ['expireAfterSeconds', 'partialFilterExpression', 'sparse'] as const)
+    if (options[option] !== undefined) return `option ${option} (${instead[option]})`;
+  for (const [field, direction] of Object.entries(spec.key))
+    if (typeof direction === 'string')
+      return `a ${direction} index on ${field} (FerretDB 1.x supports only ascending and descending keys)`;
+  return undefined;
+}
+
+/** Throws naming the first spec that is malformed, unportable or named twice in one collection. */
+function assertSpecs(specs: readonly IndexSpec[]): void {
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    const label = `${spec.collection}.${spec.name}`;
+    if (seen.has(label)) throw new Error(`index spec ${label} is declared twice; give one a new name`);
+    seen.add(label);
+    if (Object.keys(spec.key).length === 0) throw new Error(`index spec ${label} has an empty key`);
+    const problem = unportable(spec);
+    if (problem) throw new Error(`index spec ${label} uses ${problem}; remove it from the spec`);
+  }
+}
+
+/**
  * Creates every index that does not exist yet. Idempotent: an index that exists with the
- * same name and definition is left alone, so `migrate` runs at every start-up and as a
- * deploy step.
+ * same name and definition is left alone, so `migrate` runs at every start-up (before the
+ * service listens) and as a deploy step:
+ *
+ * ```ts
+ * await migrate(db, [...contactIndexes, ...messageIndexes], log);
+ * ```
  *
  * An index that exists under a spec's name but with a different key (order included) or
- * different `unique`, `sparse`, `partialFilterExpression` or `expireAfterSeconds` is never
- * changed in place: `migrate` throws, naming `collection.index` and the differences, before
- * creating anything. Drop the old index or give the spec a new name.
+ * different `unique` is never changed in place: `migrate` throws, naming `collection.index`,
+ * the differences and the fix, before creating anything. Specs that FerretDB cannot honour
+ * (`partialFilterExpression`, `expireAfterSeconds`, `sparse`, text/hashed/geo keys) and
+ * duplicate spec names throw too. Logs one line with what it created and found, when given
+ * `log`. Indexes that exist but have no spec are left alone.
  */
-export async function migrate(db: Db, specs: readonly IndexSpec[]): Promise<MigrateResult> {
+export async function migrate(db: Db, specs: readonly IndexSpec[], log?: StoreLog): Promise<MigrateResult> {
+  assertSpecs(specs);
   const result: MigrateResult = { created: [], existing: [] };
   const byCollection = new Map<string, IndexSpec[]>();
   for (const spec of specs)
@@ -113,5 +155,6 @@ export async function migrate(db: Db, specs: readonly IndexSpec[]): Promise<Migr
     await db.collection(spec.collection).createIndex(spec.key, { ...spec.options, name: spec.name });
     result.created.push(`${spec.collection}.${spec.name}`);
   }
+  log?.info({ created: result.created, existing: result.existing }, 'indexes migrated');
   return result;
 }

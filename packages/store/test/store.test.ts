@@ -6,7 +6,6 @@ import {
   migrate,
   mongoCheck,
   type TenantDocument,
-  type TenantRepository,
   tenantRepository,
 } from '../src/index';
 
@@ -28,14 +27,14 @@ describe('tenant repository', () => {
 
     expect((await contacts.findOne(acme, { waId: '911' }))?.name).toBe('Asha');
     expect((await contacts.find(globex, {})).map((c) => c.name)).toEqual(['Ben']);
-    expect(await contacts.count(acme)).toBe(1);
+    expect(await contacts.countDocuments(acme)).toBe(1);
 
     const update = await contacts.updateOne(globex, { waId: '911' }, { $set: { name: 'Benedict' } });
     expect(update).toEqual({ matched: 1, modified: 1, upserted: false });
     expect((await contacts.findOne(acme, { waId: '911' }))?.name).toBe('Asha');
 
     expect(await contacts.deleteOne(acme, { waId: '911' })).toBe(1);
-    expect(await contacts.count(globex)).toBe(1);
+    expect(await contacts.countDocuments(globex)).toBe(1);
   });
 
   it('overrides a workspaceId smuggled into the filter through a cast', async () => {
@@ -78,7 +77,7 @@ describe('tenant repository', () => {
       );
     }
     expect((await contacts.findOne(acme, { waId: '913' }))?.name).toBe('Asha');
-    expect(await contacts.count(globex)).toBe(0);
+    expect(await contacts.countDocuments(globex)).toBe(0);
     const raw = await ctx.db.collection('contacts_move').find({}).toArray();
     expect(raw.map((d) => d.workspaceId)).toEqual(['ws_acme']);
   });
@@ -98,33 +97,11 @@ describe('tenant repository', () => {
     ]);
     expect((await contacts.findOne(acme, { waId: '914' }))?.name).toBe('New');
     expect(await contacts.findOne(globex, { waId: '914' })).toBeNull();
-    expect(await contacts.count(globex)).toBe(0);
+    expect(await contacts.countDocuments(globex)).toBe(0);
   });
 });
 
-// Type-only checks, compiled by `tsc` (check-types) and never called, so no query runs: each
-// line must stay a type error, or the unused @ts-expect-error fails the build.
-function typeOnly(contacts: TenantRepository<Contact>) {
-  // @ts-expect-error a plain string is not a WorkspaceId
-  void contacts.find('ws_acme', {});
-  // @ts-expect-error the workspace argument cannot be left out
-  void contacts.find({ waId: '911' });
-  // @ts-expect-error the workspace cannot be put in the filter
-  void contacts.find(acme, { workspaceId: 'ws_globex' });
-  // @ts-expect-error an update cannot move a document to another workspace
-  void contacts.updateOne(acme, {}, { $set: { workspaceId: 'ws_globex' } });
-  // @ts-expect-error nor through a path under workspaceId
-  void contacts.updateOne(acme, {}, { $set: { 'workspaceId.x': 1 } });
-  // @ts-expect-error nor by removing it
-  void contacts.updateOne(acme, {}, { $unset: { workspaceId: '' } });
-  // @ts-expect-error nor by renaming it
-  void contacts.updateOne(acme, {}, { $rename: { workspaceId: 'formerWorkspace' } });
-  // @ts-expect-error nor on insert
-  void contacts.updateOne(acme, {}, { $setOnInsert: { workspaceId: 'ws_globex' } }, { upsert: true });
-  // @ts-expect-error a replacement document is not an operator update
-  void contacts.updateOne(acme, {}, { name: 'replaced' });
-}
-void typeOnly;
+// The compile-time checks of the repository types are in types.test-d.ts.
 
 describe('migrate', () => {
   const specs: IndexSpec[] = [
@@ -180,6 +157,43 @@ describe('migrate', () => {
     expect(await ctx.db.listCollections({ name: 'drift_other' }).toArray()).toEqual([]);
     // Nothing was changed: the original spec is still up to date.
     expect(await migrate(ctx.db, [original])).toEqual({ created: [], existing: ['drift.workspace_email'] });
+  });
+
+  it('logs what it created and found, for the start-up log', async () => {
+    const lines: { fields: object; message: string }[] = [];
+    const log = { info: (fields: object, message: string) => lines.push({ fields, message }), error() {} };
+    const spec: IndexSpec = { collection: 'logged', name: 'a', key: { a: 1 }, serves: 'find by a' };
+    await migrate(ctx.db, [spec], log);
+    await migrate(ctx.db, [spec], log);
+    expect(lines).toEqual([
+      { fields: { created: ['logged.a'], existing: [] }, message: 'indexes migrated' },
+      { fields: { created: [], existing: ['logged.a'] }, message: 'indexes migrated' },
+    ]);
+  });
+
+  it('refuses specs FerretDB cannot honour, and duplicate names, before creating anything', async () => {
+    const good: IndexSpec = { collection: 'portable', name: 'a', key: { a: 1 }, serves: 'find by a' };
+    const unportable: [IndexSpec, string][] = [
+      [
+        { ...good, name: 'ttl', options: { expireAfterSeconds: 60 } },
+        'option expireAfterSeconds (FerretDB 1.x has no TTL',
+      ],
+      [
+        { ...good, name: 'partial', options: { partialFilterExpression: { a: 1 } } },
+        'option partialFilterExpression',
+      ],
+      [{ ...good, name: 'sparse', options: { sparse: true } }, 'option sparse'],
+      [{ ...good, name: 'text', key: { a: 'text' } }, 'a text index on a'],
+      [{ ...good, name: 'hashed', key: { a: 'hashed' } }, 'a hashed index on a'],
+    ];
+    for (const [spec, problem] of unportable)
+      await expect(migrate(ctx.db, [good, spec])).rejects.toThrow(
+        `index spec portable.${spec.name} uses ${problem}`,
+      );
+    await expect(migrate(ctx.db, [good, { ...good, key: { b: 1 } }])).rejects.toThrow(
+      'index spec portable.a is declared twice',
+    );
+    expect(await ctx.db.listCollections({ name: 'portable' }).toArray()).toEqual([]);
   });
 
   it('enforces a unique index (a duplicate insert fails with 11000)', async () => {
