@@ -1,76 +1,54 @@
-import { writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import { connect, createServer as createTcpServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { freePort, type SpawnedService, spawnService, useTestContext, waitFor } from '@wapi/testkit';
+import { type MetaSandbox, sandboxFixture, startMetaSandbox, useTestContext } from '@wapi/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetaClient, MetaApiError, type MetaClient } from '../src/index';
 
-// Tests run against the real meta-sandbox process (its built dist server), over real HTTP.
+// Tests run against the real meta-sandbox process (its built dist server, started by
+// testkit's startMetaSandbox from this package's devDependency), over real HTTP.
 const ctx = useTestContext('metaclient');
-const sandboxDir = dirname(createRequire(import.meta.url).resolve('@wapi/meta-sandbox/package.json'));
 const TOKEN = 'EAAclienttesttoken01';
 const NUMBER = '300000000000011';
 const WABA = '200000000000011';
 const APP = '100000000000011';
+const APP_SECRET = 'client-test-secret';
 /** A number only the register/deregister rate-limit test uses (its 10 calls / 72 h budget). */
 const NUMBER_RL = '300000000000012';
 /** A number only the two-step PIN test uses. */
 const NUMBER_PIN = '300000000000013';
-let sandbox: SpawnedService;
+const world = sandboxFixture({
+  appId: APP,
+  appSecret: APP_SECRET,
+  wabaId: WABA,
+  wabaName: 'Lucky Shrub WABA',
+  phoneNumberId: NUMBER,
+  displayPhoneNumber: '15550783881',
+  verifiedName: 'Lucky Shrub',
+  accessToken: TOKEN,
+  template: { name: 'hello', category: 'MARKETING', components: [{ type: 'BODY', text: 'Hello.' }] },
+  morePhoneNumbers: [
+    { id: NUMBER_RL, display: '15550783882', verifiedName: 'Lucky Shrub' },
+    { id: NUMBER_PIN, display: '15550783883', verifiedName: 'Lucky Shrub', registered: false },
+  ],
+});
+let sandbox: MetaSandbox;
 let client: MetaClient;
 let baseUrl: string;
 
 beforeAll(async () => {
-  const seed = join(tmpdir(), `meta-client-seed-${process.pid}.json`);
-  writeFileSync(
-    seed,
-    JSON.stringify({
-      apps: [{ id: APP, secret: 'client-test-secret' }],
-      wabas: [
-        {
-          id: WABA,
-          subscribedApps: [APP],
-          name: 'Lucky Shrub WABA',
-          phoneNumbers: [
-            { id: NUMBER, display: '15550783881', verifiedName: 'Lucky Shrub' },
-            { id: NUMBER_RL, display: '15550783882', verifiedName: 'Lucky Shrub' },
-            { id: NUMBER_PIN, display: '15550783883', verifiedName: 'Lucky Shrub', registered: false },
-          ],
-        },
-      ],
-      tokens: [{ value: TOKEN, appId: APP }],
-      templates: [
-        {
-          wabaId: WABA,
-          name: 'hello',
-          language: 'en_US',
-          category: 'MARKETING',
-          components: [{ type: 'BODY', text: 'Hello.' }],
-        },
-      ],
-    }),
-  );
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  sandbox = spawnService(join(sandboxDir, 'dist/server.js'), {
-    REDIS_URL: ctx.infra.redisUrl,
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    SANDBOX_SEED_FILE: seed,
-    SANDBOX_ADMIN_TOKEN: 'client-test-admin-token',
-    SANDBOX_THROUGHPUT_MPS: '1',
+  sandbox = await startMetaSandbox({
+    redisUrl: ctx.infra.redisUrl,
+    seed: world.seed,
+    // One send per second per number: the second of two concurrent sends is throttled.
+    env: { SANDBOX_THROUGHPUT_MPS: '1' },
   });
-  await waitFor(async () => (await fetch(`${baseUrl}/health`)).ok, { what: 'sandbox up', timeoutMs: 15_000 });
+  baseUrl = sandbox.baseUrl;
   client = createMetaClient({ baseUrl, version: 'v23.0' });
 });
 afterAll(async () => {
   client?.close();
-  sandbox?.child.kill('SIGTERM');
-  await sandbox?.exited;
+  await sandbox?.stop();
 });
 
 describe('meta-client against meta-sandbox', () => {
@@ -82,6 +60,10 @@ describe('meta-client against meta-sandbox', () => {
     });
     expect(answer.messages[0]?.message_status).toBe('accepted');
     expect(answer.contacts[0]?.wa_id).toBe('16505551234');
+    // The sandbox recorded the very send the answer describes.
+    expect(await sandbox.control.sentMessages({ phoneNumberId: NUMBER, to: '16505551234' })).toEqual([
+      expect.objectContaining({ wamid: answer.messages[0]?.id, type: 'template' }),
+    ]);
   });
 
   it('parses errors into MetaApiError with their classification (ref §1.3, §4)', async () => {
@@ -157,15 +139,10 @@ describe('meta-client against meta-sandbox', () => {
   });
 
   it('exchanges an Embedded Signup code (ref §8.1)', async () => {
-    const minted = await fetch(`${baseUrl}/_sandbox/oauth-codes`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer client-test-admin-token', 'content-type': 'application/json' },
-      body: JSON.stringify({ appId: APP, wabaIds: [WABA] }),
-    });
-    const { code } = (await minted.json()) as { code: string };
-    const token = await client.exchangeCode(APP, 'client-test-secret', code);
+    const { code } = await sandbox.control.mintOAuthCode({ appId: APP, wabaIds: [WABA] });
+    const token = await client.exchangeCode(APP, APP_SECRET, code);
     expect(token.token_type).toBe('bearer');
-    await expect(client.exchangeCode(APP, 'client-test-secret', code)).rejects.toBeInstanceOf(MetaApiError);
+    await expect(client.exchangeCode(APP, APP_SECRET, code)).rejects.toBeInstanceOf(MetaApiError);
   });
 
   it('edits a template back to review and unpauses a paused one (ref §7.1, §7.4)', async () => {
@@ -175,19 +152,13 @@ describe('meta-client against meta-sandbox', () => {
       category: 'UTILITY',
       components: [{ type: 'BODY', text: 'Your order shipped.' }],
     });
-    const force = (status: string) =>
-      fetch(`${baseUrl}/_sandbox/templates/${id}/status`, {
-        method: 'POST',
-        headers: { authorization: 'Bearer client-test-admin-token', 'content-type': 'application/json' },
-        body: JSON.stringify({ status }),
-      });
-    expect((await force('APPROVED')).status).toBe(200);
+    await sandbox.control.setTemplateStatus(id, 'APPROVED');
     const components = [{ type: 'BODY', text: 'Your order is on its way.' }];
     expect(await client.editTemplate(TOKEN, id, { components })).toEqual({ success: true });
     expect(await client.getTemplate(TOKEN, id)).toMatchObject({ status: 'PENDING', components });
     const notPaused = await client.unpauseTemplate(TOKEN, id).catch((e: unknown) => e);
     expect(notPaused).toMatchObject({ code: 100, classification: { kind: 'permanent' } });
-    expect((await force('PAUSED')).status).toBe(200);
+    await sandbox.control.setTemplateStatus(id, 'PAUSED');
     expect(await client.unpauseTemplate(TOKEN, id)).toEqual({ success: true });
     expect((await client.getTemplate(TOKEN, id)).status).toBe('APPROVED');
   });
@@ -305,5 +276,61 @@ describe('meta-client against meta-sandbox', () => {
       receiver.closeAllConnections();
       await new Promise<void>((resolve) => receiver.close(() => resolve()));
     }
+  });
+});
+
+describe('startMetaSandbox (testkit) against the built sandbox', () => {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('starts the default fixture on its own port, drives it through control, and stop() ends the process', async () => {
+    const defaults = sandboxFixture();
+    const second = await startMetaSandbox({ redisUrl: ctx.infra.redisUrl });
+    const other = createMetaClient({ baseUrl: second.baseUrl, version: 'v23.0' });
+    try {
+      expect(second.port).not.toBe(sandbox.port);
+      expect(second.graphUrl()).toBe(`${second.baseUrl}/v23.0`);
+      // The default world: a registered number reachable with the default token, and an
+      // approved template it can send.
+      expect(await other.getPhoneNumber(defaults.accessToken, defaults.phoneNumberId)).toMatchObject({
+        id: defaults.phoneNumberId,
+        display_phone_number: defaults.displayPhoneNumber,
+        status: 'CONNECTED',
+      });
+      const sent = await other.sendMessage(defaults.accessToken, defaults.phoneNumberId, {
+        to: '16505551234',
+        type: 'template',
+        template: { name: defaults.templateName, language: { code: defaults.templateLanguage } },
+      });
+      expect(await second.control.sentMessages()).toEqual([
+        expect.objectContaining({ wamid: sent.messages[0]?.id, phoneNumberId: defaults.phoneNumberId }),
+      ]);
+      const wamid = await second.control.inboundText('+16505551234', 'Hi');
+      expect(await second.control.inboundMessages()).toEqual([
+        expect.objectContaining({
+          wamid,
+          from: '16505551234',
+          type: 'text',
+          phoneNumberId: defaults.phoneNumberId,
+        }),
+      ]);
+      expect(await second.control.setFaults({ duplicateRate: 0.5 })).toMatchObject({ duplicateRate: 0.5 });
+      const refused = await second.control.setTemplateStatus('999', 'PAUSED').catch((e: Error) => e);
+      expect(refused).toBeInstanceOf(Error);
+      expect((refused as Error).message).toMatch(/POST \/_sandbox\/templates\/999\/status answered 404/);
+      expect((refused as Error).message).not.toContain(second.adminToken);
+    } finally {
+      other.close();
+      await second.stop();
+    }
+    expect(alive(second.pid)).toBe(false);
+    await expect(fetch(`${second.baseUrl}/health`)).rejects.toThrow();
+    await second.stop(); // idempotent
   });
 });
