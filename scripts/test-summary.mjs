@@ -12,36 +12,43 @@ let failed = 0;
 let skipped = 0;
 const rows = [];
 
-for (const group of ['packages', 'apps']) {
-  for (const name of readdirSync(join(root, group)).sort()) {
-    const dir = join(root, group, name);
-    const pkgPath = join(dir, 'package.json');
-    if (!existsSync(pkgPath)) continue;
-    const pkg = JSON.parse(readFileSync(pkgPath, 'utf8'));
-    if (!pkg.scripts?.test) continue;
-    const report = join(dir, '.test-results', 'vitest.json');
-    if (!existsSync(report)) {
-      failed += 1;
-      rows.push(`${pkg.name}: no test report (the test run crashed or did not run; see its output above)`);
-      continue;
-    }
-    const r = JSON.parse(readFileSync(report, 'utf8'));
-    const p = r.numPassedTests ?? 0;
-    // A file that fails to load (syntax error, failing hook) has no failed test but is a
-    // failed file: count it once so that it cannot pass unnoticed.
-    const brokenFiles = (r.testResults ?? []).filter(
-      (file) => file.status === 'failed' && !(file.assertionResults ?? []).some((t) => t.status === 'failed'),
-    ).length;
-    let f = (r.numFailedTests ?? 0) + brokenFiles;
-    // Vitest also fails a run for unhandled errors and teardown failures that belong to
-    // no test; such a run must not total as "0 failed".
-    if (r.success === false && f === 0) f = 1;
-    const s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-    passed += p;
-    failed += f;
-    skipped += s;
-    rows.push(`${pkg.name}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ''}`);
+// Every workspace package: packages/*, apps/*, and the repository's own scripts/ and bench/.
+const dirs = [
+  ...['packages', 'apps'].flatMap((group) =>
+    readdirSync(join(root, group))
+      .sort()
+      .map((name) => join(root, group, name)),
+  ),
+  join(root, 'scripts'),
+  join(root, 'bench'),
+];
+for (const dir of dirs) {
+  const pkgPath = join(dir, 'package.json');
+  if (!existsSync(pkgPath)) continue;
+  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8'));
+  if (!pkg.scripts?.test) continue;
+  const report = join(dir, '.test-results', 'vitest.json');
+  if (!existsSync(report)) {
+    failed += 1;
+    rows.push(`${pkg.name}: no test report (the test run crashed or did not run; see its output above)`);
+    continue;
   }
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  const p = r.numPassedTests ?? 0;
+  // A file that fails to load (syntax error, failing hook) has no failed test but is a
+  // failed file: count it once so that it cannot pass unnoticed.
+  const brokenFiles = (r.testResults ?? []).filter(
+    (file) => file.status === 'failed' && !(file.assertionResults ?? []).some((t) => t.status === 'failed'),
+  ).length;
+  let f = (r.numFailedTests ?? 0) + brokenFiles;
+  // Vitest also fails a run for unhandled errors and teardown failures that belong to
+  // no test; such a run must not total as "0 failed".
+  if (r.success === false && f === 0) f = 1;
+  const s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  passed += p;
+  failed += f;
+  skipped += s;
+  rows.push(`${pkg.name}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ''}`);
 }
 
 // turbo --summarize writes .turbo/runs/<id>.json; the newest one is this run's.

@@ -4,7 +4,7 @@
 // (SIGTERM, then SIGKILL after a grace period). Logs go to .infra/logs/<service>.log.
 // Called by `./wapi up` after the infrastructure is up and the services are built.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -20,7 +20,13 @@ const READY_TIMEOUT_MS = 60_000;
 // meta-sandbox before the services that call Meta.
 const START_ORDER = ['vault', 'compliance', 'meta-sandbox', 'webhook-ingest', 'message-sender', 'gateway'];
 const table = JSON.parse(readFileSync(join(root, 'packages', 'contracts', 'src', 'services.json'), 'utf8'));
-const SERVICES = START_ORDER.map((name) => ({ name, port: table[name].port, mongo: table[name].database }));
+const SERVICES = START_ORDER.map((name) => ({
+  name,
+  port: table[name].port,
+  mongo: table[name].database,
+  internalAuth: table[name].internalAuth,
+  callers: table[name].callers,
+}));
 if (SERVICES.length !== Object.keys(table).length)
   throw new Error('START_ORDER must name every service in services.json');
 
@@ -60,9 +66,36 @@ async function choosePort(name, preferred) {
   );
 }
 
+// Internal auth: a fresh Ed25519 key pair per service per run, living only in these
+// processes' memory. Each service gets its own private key and the public keys of the
+// callers services.json allows (formats: packages/service-kit README, "Internal auth").
+function generateKeys() {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32).toString('base64url'),
+    publicKey: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64url'),
+    key: privateKey,
+  };
+}
+const keys = Object.fromEntries(SERVICES.filter((s) => s.internalAuth).map((s) => [s.name, generateKeys()]));
+function internalAuthEnv(svc) {
+  if (!svc.internalAuth) return {};
+  return {
+    INTERNAL_AUTH_PRIVATE_KEY: keys[svc.name].privateKey,
+    INTERNAL_AUTH_PUBLIC_KEYS: svc.callers.map((caller) => `${caller}=${keys[caller].publicKey}`).join(','),
+  };
+}
+/** A service token from `caller` to `audience`, to check the key wiring once everything is up. */
+function serviceToken(caller, audience) {
+  const now = Math.floor(Date.now() / 1000);
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${part({ alg: 'EdDSA', typ: 'JWT' })}.${part({ iss: caller, aud: audience, iat: now, exp: now + 60 })}`;
+  return `${input}.${sign(null, Buffer.from(input), keys[caller].key).toString('base64url')}`;
+}
+
 const infra = readInfraEnv();
-// A fresh internal-auth key per run: it lives only in these processes' memory.
-const internalSecret = randomBytes(32).toString('hex');
+// The sandbox's control API token, fresh per run (printed below for the developer).
+const sandboxAdminToken = process.env.SANDBOX_ADMIN_TOKEN ?? randomBytes(24).toString('base64url');
 mkdirSync(logDir, { recursive: true });
 
 const running = [];
@@ -103,8 +136,9 @@ try {
       PORT: String(port),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
       REDIS_URL: infra.WAPI_REDIS_URL,
-      INTERNAL_AUTH_SECRET: internalSecret,
+      ...internalAuthEnv(svc),
       ...(svc.mongo ? { MONGO_URL: infra.WAPI_MONGO_URL } : {}),
+      ...(svc.name === 'meta-sandbox' ? { SANDBOX_ADMIN_TOKEN: sandboxAdminToken } : {}),
     };
     const log = createWriteStream(join(logDir, `${svc.name}.log`), { flags: 'a' });
     const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -139,6 +173,20 @@ try {
     }
   }
 
+  // Each service accepts each of its allowed callers: the keys are wired as services.json says.
+  for (const svc of running.filter((s) => s.internalAuth)) {
+    for (const caller of svc.callers) {
+      const res = await fetch(`${svc.url}/internal/v1/whoami`, {
+        headers: { authorization: `Bearer ${serviceToken(caller, svc.name)}` },
+      });
+      if (res.status !== 200)
+        throw new Error(
+          `${svc.name} refused a token from ${caller} (HTTP ${res.status}); internal auth is miswired`,
+        );
+    }
+  }
+  say('internal auth checked: every service accepts exactly the callers services.json names');
+
   const lines = [
     '',
     'wapi is up on the embedded default (local Redis + FerretDB + meta-sandbox standing in for Meta):',
@@ -149,6 +197,7 @@ try {
     '',
     `  infrastructure  Redis ${infra.WAPI_REDIS_URL}   MongoDB (FerretDB) ${infra.WAPI_MONGO_URL}   AWS (moto) ${infra.WAPI_AWS_ENDPOINT_URL}`,
     `  logs            ${logDir}/<service>.log`,
+    `  sandbox admin   Authorization: Bearer ${sandboxAdminToken}   (control API and ${running.find((s) => s.name === 'meta-sandbox')?.url}/_sandbox)`,
     '',
     'Press Ctrl-C to stop everything this command started.',
     '',

@@ -1,20 +1,13 @@
-import { closeRedis, configOrExit, createLogger, createRedis, serve } from '@wapi/service-kit';
+import { runService } from '@wapi/service-kit';
 import { createMongoClient } from '@wapi/store';
 import { buildApp } from './app';
-import { loadServiceConfig, SERVICE } from './config';
+import { configSchema, SERVICE } from './config';
 
-const config = configOrExit(() => loadServiceConfig(process.env));
-const log = createLogger(SERVICE, config.LOG_LEVEL);
-const redis = createRedis(config.REDIS_URL, 'request', log, SERVICE);
-const mongo = createMongoClient(config.MONGO_URL, `wapi-${SERVICE}`);
-const app = await buildApp({ config, redis, db: mongo.db(config.MONGO_DB) });
-
-await serve(app, {
-  host: config.HOST,
-  port: config.PORT,
-  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  closers: [
-    { name: 'redis', close: () => closeRedis(redis) },
-    { name: 'mongodb', close: () => mongo.close() },
-  ],
+await runService({
+  service: SERVICE,
+  configSchema,
+  async start({ config, log, own, redis }) {
+    const mongo = own('mongodb', createMongoClient(config.MONGO_URL, `wapi-${SERVICE}`), (m) => m.close());
+    return buildApp({ config, log, redis: redis('request'), db: mongo.db(config.MONGO_DB) });
+  },
 });

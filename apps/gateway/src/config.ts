@@ -1,20 +1,11 @@
-import { Type } from '@sinclair/typebox';
-import { SERVICES } from '@wapi/contracts';
-import { BaseConfig, InternalAuthConfig, loadConfig, MongoConfig, RedisConfig } from '@wapi/service-kit';
+import { InternalAuthConfig, loadConfig, serviceBaseConfig, serviceDatabaseConfig } from '@wapi/service-kit';
 
 export const SERVICE = 'gateway';
 
-const schema = {
-  ...BaseConfig,
-  PORT: Type.Integer({
-    minimum: 0,
-    maximum: 65535,
-    default: SERVICES[SERVICE].port,
-    description: 'port to listen on',
-  }),
-  ...RedisConfig,
-  ...MongoConfig,
-  MONGO_DB: Type.String({ default: 'wapi_gateway', description: 'database this service owns' }),
+/** Every variable gateway reads (the README's configuration table lists them). */
+export const configSchema = {
+  ...serviceBaseConfig(SERVICE),
+  ...serviceDatabaseConfig(SERVICE),
   ...InternalAuthConfig,
 };
 
@@ -22,5 +13,5 @@ export type Config = ReturnType<typeof loadServiceConfig>;
 
 /** Parses the environment once; throws ConfigError listing every problem. */
 export function loadServiceConfig(env: Readonly<Record<string, string | undefined>>) {
-  return loadConfig(SERVICE, schema, env);
+  return loadConfig(SERVICE, configSchema, env);
 }

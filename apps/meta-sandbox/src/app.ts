@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
-import { createService, redisCheck } from '@wapi/service-kit';
-import type { FastifyInstance } from 'fastify';
+import { createService, redisCheck, type ServiceApp } from '@wapi/service-kit';
 import type { Redis } from 'ioredis';
-import type { DestinationStream } from 'pino';
+import type { Logger } from 'pino';
 import pkg from '../package.json' with { type: 'json' };
 import { type Config, SERVICE } from './config';
 import { applySeed, Seed } from './domain/seed';
@@ -17,7 +16,8 @@ export interface AppDeps {
   config: Config;
   /** A `request`-role connection (fails fast while Redis is down). */
   redis: Redis;
-  logStream?: DestinationStream;
+  /** The service's logger (runService passes its one logger). */
+  log?: Logger;
   /** Clock (ms since epoch) for windows, limiters and timestamps; tests inject one. */
   now?: () => number;
   /** Initial world; overrides SANDBOX_SEED_FILE. */
@@ -44,14 +44,14 @@ function readSeedFile(path: string): Seed {
  * state lives in memory (it stands in for Meta, it owns no wapi data); Redis is only a
  * readiness dependency kept for parity with the other services.
  */
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+export async function buildApp(deps: AppDeps): Promise<ServiceApp> {
   const app = createService({
     service: SERVICE,
     version: pkg.version,
     logLevel: deps.config.LOG_LEVEL,
     readinessTimeoutMs: deps.config.READINESS_TIMEOUT_MS,
     checks: [redisCheck(deps.redis)],
-    ...(deps.logStream ? { logStream: deps.logStream } : {}),
+    ...(deps.log ? { log: deps.log } : {}),
   });
   const sandbox = createSandbox({ config: deps.config, ...(deps.now ? { now: deps.now } : {}) });
   const seed =

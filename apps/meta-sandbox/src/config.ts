@@ -1,21 +1,14 @@
 import { Type } from '@sinclair/typebox';
-import { SERVICES } from '@wapi/contracts';
-import { BaseConfig, loadConfig, RedisConfig } from '@wapi/service-kit';
+import { literalUnion, loadConfig, serviceBaseConfig } from '@wapi/service-kit';
 
 export const SERVICE = 'meta-sandbox';
 
 const int = (min: number, max: number, def: number, description: string) =>
   Type.Integer({ minimum: min, maximum: max, default: def, description });
 
-const schema = {
-  ...BaseConfig,
-  PORT: Type.Integer({
-    minimum: 0,
-    maximum: 65535,
-    default: SERVICES[SERVICE].port,
-    description: 'port to listen on',
-  }),
-  ...RedisConfig,
+/** Every variable meta-sandbox reads (the README's configuration table lists them). */
+export const configSchema = {
+  ...serviceBaseConfig(SERVICE),
   SANDBOX_ADMIN_TOKEN: Type.String({
     minLength: 16,
     default: 'sandbox-admin-token-change-me',
@@ -34,18 +27,15 @@ const schema = {
   SANDBOX_STATUS_SENT_MS: int(0, 86_400_000, 200, 'delay from accepted send to `sent` (unconfirmed, §12)'),
   SANDBOX_STATUS_DELIVERED_MS: int(0, 86_400_000, 1_000, 'delay from `sent` to `delivered`'),
   SANDBOX_STATUS_READ_MS: int(0, 86_400_000, 3_000, 'delay from `delivered` to `read`'),
-  SANDBOX_REENGAGEMENT_MODE: Type.Union([Type.Literal('async'), Type.Literal('sync')], {
+  SANDBOX_REENGAGEMENT_MODE: literalUnion(['async', 'sync'], {
     default: 'async',
     description: '131047 outside the 24 h window: `failed` status after a 200 (async) or HTTP 400 (sync)',
   }),
-  SANDBOX_MESSAGING_LIMIT_MODE: Type.Union(
-    [Type.Literal('async'), Type.Literal('sync'), Type.Literal('off')],
-    {
-      default: 'async',
-      description:
-        'portfolio messaging limit exceeded (§5.3, behaviour unconfirmed): `failed` status after a 200 (async), HTTP 400 (sync), or not enforced (off)',
-    },
-  ),
+  SANDBOX_MESSAGING_LIMIT_MODE: literalUnion(['async', 'sync', 'off'], {
+    default: 'async',
+    description:
+      'portfolio messaging limit exceeded (§5.3, behaviour unconfirmed): `failed` status after a 200 (async), HTTP 400 (sync), or not enforced (off)',
+  }),
   SANDBOX_MESSAGING_LIMIT_CODE: int(
     1,
     999_999,
@@ -82,5 +72,5 @@ export type Config = ReturnType<typeof loadServiceConfig>;
 
 /** Parses the environment once; throws ConfigError listing every problem. */
 export function loadServiceConfig(env: Readonly<Record<string, string | undefined>>) {
-  return loadConfig(SERVICE, schema, env);
+  return loadConfig(SERVICE, configSchema, env);
 }

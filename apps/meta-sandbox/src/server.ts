@@ -1,15 +1,9 @@
-import { closeRedis, configOrExit, createLogger, createRedis, serve } from '@wapi/service-kit';
+import { runService } from '@wapi/service-kit';
 import { buildApp } from './app';
-import { loadServiceConfig, SERVICE } from './config';
+import { configSchema, SERVICE } from './config';
 
-const config = configOrExit(() => loadServiceConfig(process.env));
-const log = createLogger(SERVICE, config.LOG_LEVEL);
-const redis = createRedis(config.REDIS_URL, 'request', log, SERVICE);
-const app = await buildApp({ config, redis });
-
-await serve(app, {
-  host: config.HOST,
-  port: config.PORT,
-  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  closers: [{ name: 'redis', close: () => closeRedis(redis) }],
+await runService({
+  service: SERVICE,
+  configSchema,
+  start: ({ config, log, redis }) => buildApp({ config, log, redis: redis('request') }),
 });

@@ -28,6 +28,6 @@ export const ReadinessResponse = Type.Object({
 });
 export type ReadinessResponse = Static<typeof ReadinessResponse>;
 
-export const ErrorResponse = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.String() }),
-});
+/** `GET /internal/v1/whoami` (service token required): which service answered, and as whom it took the caller. */
+export const WhoAmIResponse = Type.Object({ service: Type.String(), caller: Type.String() });
+export type WhoAmIResponse = Static<typeof WhoAmIResponse>;

@@ -1,5 +1,12 @@
-import { type Static, type TObject, type TProperties, Type } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import {
+  type Static,
+  type TLiteral,
+  type TObject,
+  type TProperties,
+  type TUnion,
+  Type,
+} from '@sinclair/typebox';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { PREFIX_NAME } from '@wapi/contracts';
 
 /** Thrown by {@link loadConfig}; `problems` lists every missing or malformed variable. */
@@ -16,14 +23,27 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A union of string literals whose static type stays the union (`'a' | 'b'`), unlike
+ * `Type.Union(values.map(Type.Literal))`, which widens to `string`.
+ */
+export function literalUnion<const T extends readonly [string, ...string[]]>(
+  values: T,
+  options: { default?: T[number]; description?: string } = {},
+): TUnion<TLiteral<T[number]>[]> {
+  return Type.Union(
+    values.map((value) => Type.Literal(value)),
+    options,
+  ) as TUnion<TLiteral<T[number]>[]>;
+}
+
 /** Variables every service reads. Services extend this with their own. */
 export const BaseConfig = {
   HOST: Type.String({ default: '127.0.0.1', description: 'interface to listen on' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, description: 'port to listen on (0 = any free port)' }),
-  LOG_LEVEL: Type.Union(
-    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-    { default: 'info' },
-  ),
+  LOG_LEVEL: literalUnion(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    default: 'info',
+  }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({
     minimum: 100,
     default: 10_000,
@@ -49,13 +69,6 @@ export const MongoConfig = {
   MONGO_URL: Type.String({
     pattern: '^mongodb(\\+srv)?://[^/\\s]+',
     description: 'MongoDB connection string',
-  }),
-};
-
-export const InternalAuthConfig = {
-  INTERNAL_AUTH_SECRET: Type.String({
-    minLength: 32,
-    description: 'shared HMAC key for service-to-service tokens (32+ characters)',
   }),
 };
 
@@ -106,12 +119,19 @@ export function loadConfig<P extends TProperties>(
   for (const error of Value.Errors(schema, converted)) {
     const key = error.path.replace(/^\//, '');
     if (error.value === undefined || malformed.has(key)) continue; // reported above
-    const allowed = (properties[key] as { anyOf?: { const?: unknown }[] }).anyOf?.map((s) => s.const);
-    problems.push(
-      allowed?.every((v) => v !== undefined)
-        ? `${key} is malformed: expected one of ${allowed.join(', ')}, got ${JSON.stringify(error.value)}`
-        : `${key} is malformed: ${error.message}`,
-    );
+    const property = properties[key] as { anyOf?: { const?: unknown }[]; description?: string };
+    const allowed = property.anyOf?.map((s) => s.const);
+    if (allowed?.every((v) => v !== undefined)) {
+      problems.push(
+        `${key} is malformed: expected one of ${allowed.join(', ')}, got ${JSON.stringify(error.value)}`,
+      );
+    } else if (error.type === ValueErrorType.StringPattern && property.description) {
+      // The pattern itself explains nothing to an operator; the description does. The value
+      // is not echoed: a malformed key or password is still a secret.
+      problems.push(`${key} is malformed: expected ${property.description}`);
+    } else {
+      problems.push(`${key} is malformed: ${error.message}`);
+    }
   }
   if (problems.length > 0) throw new ConfigError(service, [...new Set(problems)]);
   return Object.freeze(converted as Static<TObject<P>>);

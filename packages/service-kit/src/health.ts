@@ -1,4 +1,5 @@
-import type { DependencyCheck, HealthResponse, ReadinessResponse } from '@wapi/contracts';
+import { Type } from '@sinclair/typebox';
+import { type DependencyCheck, ErrorResponse, HealthResponse, ReadinessResponse } from '@wapi/contracts';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
@@ -74,34 +75,50 @@ export function installHealth(app: FastifyInstance, options: HealthOptions): Reg
 
   app.get(
     '/health',
-    { logLevel: 'warn' },
+    { logLevel: 'warn', schema: { response: { 200: HealthResponse, '5xx': ErrorResponse } } },
     async (): Promise<HealthResponse> => ({ status: 'ok', service: options.service }),
   );
 
-  app.get('/health/ready', { logLevel: 'warn' }, async (request, reply) => {
-    const checks = await Promise.all(options.checks.map((c) => runCheck(c, options.timeoutMs)));
-    const failed = checks.filter((c) => !c.ok).map((c) => c.name);
-    // The reason (host names, addresses, driver text) goes to the log, not to callers.
-    for (const check of checks) {
-      if (!check.ok)
-        request.log.warn({ dependency: check.name, reason: check.error }, 'dependency not ready');
-    }
-    const body: ReadinessResponse = {
-      status: failed.length === 0 ? 'ready' : 'unavailable',
-      service: options.service,
-      version: options.version,
-      uptimeSeconds: Math.round((now() - startedAt) / 1000),
-      failed,
-      checks: checks.map(({ name, ok, latencyMs }) => ({ name, ok, latencyMs })),
-      versions,
-    };
-    return reply.status(failed.length === 0 ? 200 : 503).send(body);
-  });
+  app.get(
+    '/health/ready',
+    {
+      logLevel: 'warn',
+      schema: { response: { 200: ReadinessResponse, 503: ReadinessResponse, '5xx': ErrorResponse } },
+    },
+    async (request, reply) => {
+      const checks = await Promise.all(options.checks.map((c) => runCheck(c, options.timeoutMs)));
+      const failed = checks.filter((c) => !c.ok).map((c) => c.name);
+      // The reason (host names, addresses, driver text) goes to the log, not to callers.
+      for (const check of checks) {
+        if (!check.ok)
+          request.log.warn({ dependency: check.name, reason: check.error }, 'dependency not ready');
+      }
+      const body: ReadinessResponse = {
+        status: failed.length === 0 ? 'ready' : 'unavailable',
+        service: options.service,
+        version: options.version,
+        uptimeSeconds: Math.round((now() - startedAt) / 1000),
+        failed,
+        checks: checks.map(({ name, ok, latencyMs }) => ({ name, ok, latencyMs })),
+        versions,
+      };
+      return reply.status(failed.length === 0 ? 200 : 503).send(body);
+    },
+  );
 
-  app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
-    const text = await registry.metrics();
-    return reply.type(registry.contentType).send(text);
-  });
+  app.get(
+    '/metrics',
+    {
+      logLevel: 'warn',
+      schema: {
+        response: { 200: Type.String({ description: 'Prometheus text format' }), '5xx': ErrorResponse },
+      },
+    },
+    async (_request, reply) => {
+      const text = await registry.metrics();
+      return reply.type(registry.contentType).send(text);
+    },
+  );
 
   return registry;
 }

@@ -5,5 +5,6 @@ export * from './internal-auth';
 export * from './logger';
 export * from './queues';
 export * from './redis';
-export * from './server';
+export * from './run-service';
 export * from './service';
+export * from './service-config';

@@ -1,6 +1,8 @@
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { Type } from '@sinclair/typebox';
 import { AppError } from '@wapi/contracts';
-import { gate } from '@wapi/testkit';
+import { gate, waitFor } from '@wapi/testkit';
 import { describe, expect, it } from 'vitest';
 import { createService } from './service';
 
@@ -155,5 +157,48 @@ describe('graceful close', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ done: true });
     await closed;
+  });
+
+  it('does not run a request that arrives on a busy connection after close() began, and ends that connection', async () => {
+    const instance = createService({
+      service: 'svc',
+      version: '0',
+      logLevel: 'silent',
+      readinessTimeoutMs: 100,
+      checks: [],
+    });
+    const held = gate();
+    const inside = gate();
+    let late = 0;
+    instance.get('/slow', async () => {
+      inside.release();
+      await held.promise;
+      return { done: true };
+    });
+    instance.get('/late', async () => {
+      late += 1;
+      return { ran: true };
+    });
+    await instance.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = instance.server.address() as AddressInfo;
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString();
+    });
+    const socketClosed = new Promise((resolve) => socket.on('close', resolve));
+    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await inside.promise;
+    const closed = instance.close();
+    // preClose has run once the server stops listening for new connections.
+    await waitFor(async () => !instance.server.listening, { what: 'server to stop listening' });
+    socket.write('GET /late HTTP/1.1\r\nHost: x\r\n\r\n');
+    held.release();
+    await socketClosed;
+    await closed;
+    expect(late).toBe(0);
+    expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(received.toLowerCase()).toContain('connection: close');
+    expect(received).not.toContain('"ran":true');
   });
 });

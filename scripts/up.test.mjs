@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// `./wapi up` minus its set-up steps (install, infrastructure, build, which `./wapi test`
+// has already done): scripts/up.mjs, as the wapi script runs it, against the running
+// infrastructure and the built services.
+const root = join(import.meta.dirname, '..');
+
+/** The pids of the direct children of `pid` (from /proc). */
+function childrenOf(pid) {
+  const out = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 (after the parenthesised command, which may hold spaces) is the parent pid.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
+}
+
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const portAnswers = (port) =>
+  new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+let up;
+afterAll(() => {
+  if (up?.exitCode === null) up.kill('SIGKILL');
+});
+
+describe('./wapi up (scripts/up.mjs)', () => {
+  it('brings all six services to ready, checks internal auth, and leaves no process behind after SIGTERM', async () => {
+    up = spawn(process.execPath, [join(root, 'scripts', 'up.mjs')], {
+      cwd: root,
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    up.stdout.on('data', (chunk) => {
+      stdout += chunk.toString();
+    });
+    up.stderr.on('data', (chunk) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise((resolve) => up.once('exit', (code, signal) => resolve({ code, signal })));
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not up after 90 s:\n${stderr}`)), 90_000);
+      const check = () => {
+        if (stdout.includes('Press Ctrl-C')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      up.stdout.on('data', check);
+      exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`up.mjs exited before it was up:\n${stderr}`));
+      });
+    });
+
+    const services = [...stdout.matchAll(/^ {2}([a-z-]+) +http:\/\/127\.0\.0\.1:(\d+) /gm)].map((m) => ({
+      name: m[1],
+      port: Number(m[2]),
+    }));
+    expect(services.map((s) => s.name).sort()).toEqual(
+      ['compliance', 'gateway', 'message-sender', 'meta-sandbox', 'vault', 'webhook-ingest'].sort(),
+    );
+    for (const { name, port } of services) {
+      const res = await fetch(`http://127.0.0.1:${port}/health/ready`);
+      expect(res.status, name).toBe(200);
+    }
+    expect(stderr).toContain('internal auth checked');
+    const pids = childrenOf(up.pid);
+    expect(pids).toHaveLength(6);
+
+    up.kill('SIGTERM');
+    const { code } = await exited;
+    expect(code).toBe(0);
+    expect(stderr).toContain('all services stopped');
+    expect(pids.filter(alive)).toEqual([]);
+    for (const { name, port } of services) expect(await portAnswers(port), name).toBe(false);
+  }, 150_000);
+});
