@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # infra/infra.sh: install, start, check and stop wapi's local loopback-only servers:
-#   Redis (redis-server), FerretDB (MongoDB wire protocol on SQLite), moto (AWS API mock).
+#   Redis (redis-server), PostgreSQL (a private cluster for FerretDB), FerretDB (MongoDB wire
+#   protocol on that PostgreSQL), moto (AWS API mock).
 # It is idempotent and safe to call from several processes at once. See infra/README.md.
 # The bash -c '...' snippets use their own positional parameters on purpose:
 # shellcheck disable=SC2016
@@ -13,6 +14,9 @@ PROG="infra/infra.sh"
 FERRETDB_VERSION=v1.24.2
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
 MOTO_VERSION=5.2.5
+PG_MIN_MAJOR=13 # FerretDB v1.24 needs PostgreSQL 13+; Debian 12 ships 15
+PG_DB=ferretdb  # the PostgreSQL database FerretDB keeps all MongoDB databases in
+PG_USER=postgres
 
 CACHE=${WAPI_CACHE_DIR:-$HOME/.cache/wapi}
 STATE=${WAPI_INFRA_DIR:-$REPO_ROOT/.infra}
@@ -21,12 +25,15 @@ case $CACHE in /*) ;; *) CACHE=$PWD/$CACHE ;; esac
 [[ -d $STATE ]] && STATE=$(cd "$STATE" && pwd -P)
 
 FERRETDB_BIN=$CACHE/bin/ferretdb
+# what we build: the release plus our fix (ferretdb_patch_source); a change here forces a rebuild
+FERRETDB_BUILD_ID="$FERRETDB_VERSION+wapi.2"
 MOTO_VENV=$CACHE/moto-venv
 
 START_TIMEOUT=${WAPI_INFRA_START_TIMEOUT:-30} # seconds per server to start answering
 STOP_TIMEOUT=${WAPI_INFRA_STOP_TIMEOUT:-10}   # seconds after SIGTERM before SIGKILL
 LOCK_TIMEOUT=${WAPI_INFRA_LOCK_TIMEOUT:-1800} # seconds to wait for another infra.sh
-ALL_COMPONENTS=(redis ferretdb moto)
+# Start order; stop runs it backwards. FerretDB needs PostgreSQL, so postgres comes first.
+ALL_COMPONENTS=(redis postgres ferretdb moto)
 
 # File descriptors used for flock: 9 = state dir lock, 8 = install (cache) lock.
 # Every long-lived or external child gets them closed (8>&- 9>&-), otherwise a
@@ -57,17 +64,19 @@ usage() {
 Usage: $PROG <command> [component...]
 
 Commands:
-  install   install what is missing (redis-server via apt, FerretDB $FERRETDB_VERSION via Go, moto $MOTO_VERSION in a venv)
+  install   install what is missing (redis-server and postgresql via apt, FerretDB $FERRETDB_VERSION via Go, moto $MOTO_VERSION in a venv)
   start     install if needed, then start each server unless it is already running from this state dir
   status    show each server (pid, port, answering?); exit 0 only if all selected servers answer
   stop      stop the servers started from this state dir (and only those)
   restart   stop, then start
-  env       print the env file (KEY=VALUE lines); exit non-zero unless all three are running
+  env       print the env file (KEY=VALUE lines); exit non-zero unless all servers are running
 
-Components (default: all): redis, ferretdb (alias mongo), moto (alias aws)
+Components (default: all): redis, postgres (alias pg), ferretdb (alias mongo), moto (alias aws)
+  ferretdb always brings postgres along; stopping postgres also stops ferretdb.
 
 Environment:
-  WAPI_REDIS_PORT (16379)  WAPI_MONGO_PORT (27117)  WAPI_MOTO_PORT (15050)
+  WAPI_REDIS_PORT (16379)  WAPI_POSTGRES_PORT (15432)  WAPI_MONGO_PORT (27117)  WAPI_MOTO_PORT (15050)
+  WAPI_PG_BINDIR   PostgreSQL server binaries (default: newest /usr/lib/postgresql/*/bin)
   WAPI_INFRA_DIR   state dir     (now: $STATE)
   WAPI_CACHE_DIR   install cache (now: $CACHE)
   WAPI_PYTHON      python3 used for probes and the moto venv (default: python3)
@@ -78,17 +87,24 @@ EOF
 # ----------------------------------------------------------------------------- helpers
 
 label() {
-  case $1 in redis) echo Redis ;; ferretdb) echo FerretDB ;; moto) echo moto ;; esac
+  case $1 in redis) echo Redis ;; postgres) echo PostgreSQL ;; ferretdb) echo FerretDB ;; moto) echo moto ;; esac
 }
 port_var() {
-  case $1 in redis) echo WAPI_REDIS_PORT ;; ferretdb) echo WAPI_MONGO_PORT ;; moto) echo WAPI_MOTO_PORT ;; esac
+  case $1 in redis) echo WAPI_REDIS_PORT ;; postgres) echo WAPI_POSTGRES_PORT ;; ferretdb) echo WAPI_MONGO_PORT ;; moto) echo WAPI_MOTO_PORT ;; esac
 }
 default_port() {
-  case $1 in redis) echo 16379 ;; ferretdb) echo 27117 ;; moto) echo 15050 ;; esac
+  case $1 in redis) echo 16379 ;; postgres) echo 15432 ;; ferretdb) echo 27117 ;; moto) echo 15050 ;; esac
 }
-# a string that must appear in /proc/PID/cmdline of our process
+# a string that must appear in /proc/PID/cmdline of our process.
+# FerretDB matches any --handler so that 'stop' also stops one started by the older,
+# SQLite-backed version of this script; 'start' then replaces it (see start_component).
 cmd_match() {
-  case $1 in redis) echo "redis-server" ;; ferretdb) echo "ferretdb --handler=sqlite" ;; moto) echo "moto_server -H 127.0.0.1" ;; esac
+  case $1 in
+    redis) echo "redis-server" ;;
+    postgres) echo "bin/postgres -D $STATE/data/postgres" ;;
+    ferretdb) echo "ferretdb --handler=" ;;
+    moto) echo "moto_server -H 127.0.0.1" ;;
+  esac
 }
 # working directory of our process (used to prove it was started from THIS state dir)
 comp_cwd() { echo "$STATE/data/$1"; }
@@ -98,6 +114,7 @@ log_file() { echo "$STATE/logs/$1.log"; }
 url_for() { # component port
   case $1 in
     redis) echo "redis://127.0.0.1:$2" ;;
+    postgres) echo "postgres://$PG_USER@127.0.0.1:$2/$PG_DB" ;;
     ferretdb) echo "mongodb://127.0.0.1:$2/" ;;
     moto) echo "http://127.0.0.1:$2" ;;
   esac
@@ -113,21 +130,32 @@ requested_port() {
   echo "$p"
 }
 
-parse_components() { # sets COMPONENTS
+parse_components() { # command component... -> sets COMPONENTS (in ALL_COMPONENTS order)
+  local cmd=$1 a c
+  shift
   COMPONENTS=()
-  local a
   if (($# == 0)); then
     COMPONENTS=("${ALL_COMPONENTS[@]}")
     return
   fi
+  local -A want=()
   for a in "$@"; do
     case $a in
-      redis) COMPONENTS+=(redis) ;;
-      ferretdb | ferret | mongo | mongodb) COMPONENTS+=(ferretdb) ;;
-      moto | aws) COMPONENTS+=(moto) ;;
-      *) die "unknown component '$a' (use: redis, ferretdb, moto; or nothing for all three)." ;;
+      redis) want[redis]=1 ;;
+      postgres | postgresql | pg) want[postgres]=1 ;;
+      ferretdb | ferret | mongo | mongodb) want[ferretdb]=1 ;;
+      moto | aws) want[moto]=1 ;;
+      *) die "unknown component '$a' (use: redis, postgres, ferretdb, moto; or nothing for all of them)." ;;
     esac
   done
+  # FerretDB cannot run without its PostgreSQL; and stopping PostgreSQL under a running
+  # FerretDB would leave a server that answers 'hello' but fails every query.
+  if [[ -n ${want[ferretdb]:-} && $cmd != stop ]]; then want[postgres]=1; fi
+  if [[ -n ${want[postgres]:-} && ($cmd == stop || $cmd == restart) ]]; then want[ferretdb]=1; fi
+  for c in "${ALL_COMPONENTS[@]}"; do
+    [[ -n ${want[$c]:-} ]] && COMPONENTS+=("$c")
+  done
+  return 0
 }
 
 PY=""
@@ -197,7 +225,8 @@ recorded_port() {
 answers() { # component port
   case $1 in
     redis) [[ $(timeout 5 redis-cli -h 127.0.0.1 -p "$2" ping 2>/dev/null) == PONG ]] ;;
-    ferretdb) probe mongo "$2" >/dev/null 2>&1 ;;
+    postgres) probe postgres "$2" >/dev/null 2>&1 ;;
+    ferretdb) probe mongo-backend "$2" >/dev/null 2>&1 ;;
     moto) probe http "$2" >/dev/null 2>&1 ;;
   esac
 }
@@ -250,15 +279,40 @@ run_with_progress() {
 # ----------------------------------------------------------------------------- install
 
 AS_ROOT=()
-need_root_for() { # what
+need_root_for() { # what package
   AS_ROOT=()
   if ((EUID != 0)); then
     if command -v sudo >/dev/null 2>&1; then
       AS_ROOT=(sudo)
     else
-      die "$1 needs root and sudo is not available. Run as root: apt-get install -y redis-server, then re-run $PROG."
+      die "$1 needs root and sudo is not available. Run as root: apt-get install -y $2, then re-run $PROG."
     fi
   fi
+}
+
+# apt_install label package check-function: installs a Debian package unless check-function passes
+apt_install() {
+  local lbl=$1 pkg=$2 check=$3 ilog=$CACHE/logs/apt-$2.log candidate
+  command -v apt-get >/dev/null 2>&1 ||
+    die "$lbl is not installed and apt-get is not available." \
+      "Install the $pkg package (or its equivalent) yourself, then re-run '$PROG install'."
+  need_root_for "installing $pkg" "$pkg"
+  candidate=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
+  if [[ -z $candidate || $candidate == "(none)" ]]; then
+    run_with_progress "$lbl: apt package lists have no $pkg; running apt-get update" "$CACHE/logs/apt-update.log" \
+      "${AS_ROOT[@]}" apt-get update ||
+      die "apt-get update failed (see above). Check network/apt sources, then re-run '$PROG install'."
+  fi
+  if ! run_with_progress "$lbl: apt-get install -y $pkg" "$ilog" \
+    "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$pkg"; then
+    log "$lbl: install failed; refreshing package lists (apt-get update) and retrying once"
+    if ! run_with_progress "$lbl: apt-get update" "$CACHE/logs/apt-update.log" "${AS_ROOT[@]}" apt-get update ||
+      ! run_with_progress "$lbl: apt-get install -y $pkg (retry)" "$ilog" \
+        "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$pkg"; then
+      die "could not install $pkg (see $ilog)." "Fix apt (or install $pkg yourself), then re-run '$PROG install'."
+    fi
+  fi
+  "$check" || die "apt-get reported success but $lbl is still not usable; check $ilog."
 }
 
 redis_installed() { command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; }
@@ -268,33 +322,134 @@ install_redis() {
     log "Redis: already installed ($(redis-server --version 2>/dev/null | awk '{print $3}'), $(command -v redis-server))"
     return 0
   fi
-  command -v apt-get >/dev/null 2>&1 ||
-    die "redis-server/redis-cli not found and apt-get is not available." \
-      "Install Redis 6+ so that redis-server and redis-cli are on PATH, then re-run '$PROG install'."
-  need_root_for "installing redis-server"
-  local ilog=$CACHE/logs/apt-redis.log
-  local candidate
-  candidate=$(apt-cache policy redis-server 2>/dev/null | awk '/Candidate:/ {print $2}')
-  if [[ -z $candidate || $candidate == "(none)" ]]; then
-    run_with_progress "Redis: apt package lists have no redis-server; running apt-get update" "$CACHE/logs/apt-update.log" \
-      "${AS_ROOT[@]}" apt-get update ||
-      die "apt-get update failed (see above). Check network/apt sources, then re-run '$PROG install'."
-  fi
-  if ! run_with_progress "Redis: apt-get install -y redis-server" "$ilog" \
-    "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; then
-    log "Redis: install failed; refreshing package lists (apt-get update) and retrying once"
-    if ! run_with_progress "Redis: apt-get update" "$CACHE/logs/apt-update.log" "${AS_ROOT[@]}" apt-get update ||
-      ! run_with_progress "Redis: apt-get install -y redis-server (retry)" "$ilog" \
-        "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; then
-      die "could not install redis-server (see $ilog)." "Fix apt (or install Redis yourself), then re-run '$PROG install'."
-    fi
-  fi
-  redis_installed || die "apt-get reported success but redis-server/redis-cli are still not on PATH; check $ilog."
+  apt_install Redis redis-server redis_installed
   log "Redis: installed $(redis-server --version | awk '{print $3}'). (The Debian package may also run a system redis on port 6379; $PROG never uses or touches it.)"
 }
 
+# PG_BIN: the directory with initdb/postgres/psql, $WAPI_PG_BINDIR or the newest Debian one
+PG_BIN=""
+find_pg_bindir() {
+  local d major best="" best_major=0
+  if [[ -n ${WAPI_PG_BINDIR:-} ]]; then
+    [[ -x $WAPI_PG_BINDIR/postgres && -x $WAPI_PG_BINDIR/initdb && -x $WAPI_PG_BINDIR/psql ]] || return 1
+    PG_BIN=$WAPI_PG_BINDIR
+    return 0
+  fi
+  for d in /usr/lib/postgresql/*/bin; do
+    [[ -x $d/postgres && -x $d/initdb && -x $d/psql ]] || continue
+    major=${d#/usr/lib/postgresql/}
+    major=${major%%/*}
+    [[ $major =~ ^[0-9]+$ ]] && ((major > best_major)) && best=$d best_major=$major
+  done
+  [[ -n $best ]] && ((best_major >= PG_MIN_MAJOR)) || return 1
+  PG_BIN=$best
+}
+pg_major() { "$PG_BIN/postgres" --version | sed -E 's/^[^0-9]*([0-9]+).*/\1/'; }
+# As root, the cluster belongs to the postgres OS user (the server refuses to run as root).
+# setpriv execs in place (runuser/su fork), so the pid we record is the postmaster's own.
+PG_AS=()
+pg_as() {
+  PG_AS=()
+  ((EUID == 0)) || return 0
+  id -u "$PG_USER" >/dev/null 2>&1 ||
+    die "running as root, but there is no '$PG_USER' OS user to own the PostgreSQL cluster." \
+      "Reinstall the postgresql package (apt-get install --reinstall -y postgresql-common) or run $PROG as a normal user."
+  command -v setpriv >/dev/null 2>&1 || die "setpriv not found (package util-linux). Install it: apt-get install -y util-linux"
+  PG_AS=(setpriv "--reuid=$PG_USER" "--regid=$PG_USER" --init-groups --)
+}
+postgres_installed() { find_pg_bindir && { ((EUID != 0)) || id -u "$PG_USER" >/dev/null 2>&1; }; }
+
+install_postgres() {
+  if postgres_installed; then
+    log "PostgreSQL: already installed ($("$PG_BIN/postgres" --version 2>/dev/null), $PG_BIN)"
+    return 0
+  fi
+  if [[ -n ${WAPI_PG_BINDIR:-} ]]; then
+    die "WAPI_PG_BINDIR=$WAPI_PG_BINDIR does not hold postgres, initdb and psql." \
+      "Point it at a PostgreSQL $PG_MIN_MAJOR+ bin directory, or unset it to use Debian's postgresql package."
+  fi
+  apt_install PostgreSQL postgresql postgres_installed
+  log "PostgreSQL: installed $("$PG_BIN/postgres" --version). (The Debian package may also run a system cluster on port 5432; $PROG never uses or touches it.)"
+}
+
 ferretdb_installed() {
-  ferretdb_reports_version "$FERRETDB_BIN"
+  ferretdb_reports_version "$FERRETDB_BIN" && [[ $(cat "$FERRETDB_BIN.build-id" 2>/dev/null) == "$FERRETDB_BUILD_ID" ]]
+}
+
+# FerretDB v1.24.2 on PostgreSQL can hang for good: an `update` (and `findAndModify`) keeps its
+# query open (one of the 50 pool connections) while it writes through another connection, and
+# `update` keeps every statement's query open until the whole command ends (a `defer` in a loop).
+# So a bulkWrite of 50+ updates, or ~50 updates at once on a large collection, leaves every
+# connection waiting for one more and wedges the server for every client. Our build reads the
+# matching documents, closes the query, then writes (as its `delete` already does).
+# Worse, an update reads the document and writes the whole document back with nothing in
+# between to stop a concurrent update of the same document: 100 concurrent `$inc`s, all
+# acknowledged, left n=14. Our build serialises update/findAndModify per collection (one
+# FerretDB process is the only writer), which makes them correct and keeps them as fast as c=1.
+# v1 gets no more releases, so we patch the source we build; a changed patch must change
+# FERRETDB_BUILD_ID so that existing installs rebuild.
+ferretdb_patch_source() { # src dir
+  "$PY" - "$1/internal/handler" <<'PYEOF'
+import sys
+d = sys.argv[1]
+open(d + "/wapi_locks.go", "w").write("""// Added by wapi's infra/infra.sh (not part of FerretDB).
+
+package handler
+
+import "sync"
+
+// wapiCollectionLocks serialises read-modify-write updates per collection: v1 reads a document
+// and writes the whole document back, so concurrent updates of one document lose writes.
+var wapiCollectionLocks sync.Map
+
+// wapiLockCollection locks db.collection and returns the unlock function.
+func wapiLockCollection(db, collection string) func() {
+\tm, _ := wapiCollectionLocks.LoadOrStore(db+"\\x00"+collection, new(sync.Mutex))
+\tmu := m.(*sync.Mutex)
+\tmu.Lock()
+
+\treturn mu.Unlock
+}
+""")
+patches = {
+    "msg_update.go": [
+        ("\tvar matched, modified int32\n\tvar upserted types.Array\n",
+         "\tvar matched, modified int32\n\tvar upserted types.Array\n\n"
+         "\tdefer wapiLockCollection(params.DB, params.Collection)() // wapi: no lost updates\n"),
+        ("\t\tcloser := iterator.NewMultiCloser()\n\t\tdefer closer.Close()\n",
+         "\t\tcloser := iterator.NewMultiCloser()\n"),
+        ('\t\tresult, err := common.UpdateDocument(ctx, c, "update", iter, &u)\n',
+         "\t\t// wapi: read the matches and release the query's connection before writing\n"
+         "\t\tmatchedDocs, err := iterator.ConsumeValues(iter)\n"
+         "\t\tcloser.Close()\n"
+         "\t\tif err != nil {\n\t\t\treturn 0, 0, nil, lazyerrors.Error(err)\n\t\t}\n\n"
+         "\t\tmatchedIter := iterator.Values(iterator.ForSlice(matchedDocs))\n"
+         '\t\tresult, err := common.UpdateDocument(ctx, c, "update", matchedIter, &u)\n'
+         "\t\tmatchedIter.Close()\n"),
+    ],
+    "msg_findandmodify.go": [
+        ("\t// closer accumulates all things that should be closed / canceled.\n",
+         "\tdefer wapiLockCollection(params.DB, params.Collection)() // wapi: no lost updates\n\n"
+         "\t// closer accumulates all things that should be closed / canceled.\n"),
+        ("\titer = common.LimitIterator(iter, closer, 1)\n",
+         "\titer = common.LimitIterator(iter, closer, 1)\n\n"
+         "\t// wapi: read the match and release the query's connection before writing\n"
+         "\tmatched, err := iterator.ConsumeValues(iter)\n"
+         "\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n\n"
+         "\tqueryRes.Iter.Close()\n\n"
+         "\titer = iterator.Values(iterator.ForSlice(matched))\n"
+         "\tcloser.Add(iter)\n"),
+    ],
+}
+for name, fixes in patches.items():
+    path = d + "/" + name
+    src = open(path).read()
+    for old, new in fixes:
+        if src.count(old) != 1:
+            sys.exit("%s does not look like v1.24.2's; cannot apply wapi's fix" % name)
+        src = src.replace(old, new)
+    open(path, "w").write(src)
+PYEOF
 }
 # (no `| grep -q` here: with pipefail, grep exiting early can SIGPIPE the writer and fail the check)
 ferretdb_reports_version() { # binary
@@ -309,7 +464,7 @@ install_ferretdb() {
     return 0
   fi
   if [[ -e $FERRETDB_BIN ]]; then
-    log "FerretDB: $FERRETDB_BIN exists but does not report $FERRETDB_VERSION (a plain 'go install ...@$FERRETDB_VERSION' binary panics at startup); rebuilding it"
+    log "FerretDB: $FERRETDB_BIN is not our build $FERRETDB_BUILD_ID (an older build without our fix, or a plain 'go install' binary, which panics at startup); rebuilding it"
   fi
   command -v go >/dev/null 2>&1 ||
     die "FerretDB must be built from source and 'go' is not on PATH." \
@@ -333,6 +488,8 @@ install_ferretdb() {
   cp -R "$dir/." "$build/src"
   chmod -R u+w "$build/src"
   printf '%s\n' "$FERRETDB_VERSION" >"$build/src/build/version/version.txt"
+  ferretdb_patch_source "$build/src" ||
+    die "could not apply wapi's fix to the FerretDB source in $build/src (see above). Report this."
   log "FerretDB: compiling from source; a first build takes ~2-4 minutes on 2 cores"
   run_with_progress "FerretDB: compiling $FERRETDB_VERSION with $(go env GOVERSION)" "$logs/ferretdb-build.log" \
     bash -c 'cd "$1/src" && CGO_ENABLED=0 go build -trimpath -o "$2" ./cmd/ferretdb' _ "$build" "$FERRETDB_BIN.tmp.$$" ||
@@ -344,6 +501,7 @@ install_ferretdb() {
     die "the freshly built FerretDB does not report $FERRETDB_VERSION (output above). Report this; remove $build and retry."
   fi
   mv -f "$FERRETDB_BIN.tmp.$$" "$FERRETDB_BIN"
+  printf '%s\n' "$FERRETDB_BUILD_ID" >"$FERRETDB_BIN.build-id"
   rm -rf "$build"
   rmdir "$CACHE/build" 2>/dev/null || true
   log "FerretDB: installed $FERRETDB_VERSION at $FERRETDB_BIN"
@@ -391,7 +549,7 @@ install_moto() {
 }
 
 is_installed() {
-  case $1 in redis) redis_installed ;; ferretdb) ferretdb_installed ;; moto) moto_installed ;; esac
+  case $1 in redis) redis_installed ;; postgres) postgres_installed ;; ferretdb) ferretdb_installed ;; moto) moto_installed ;; esac
 }
 
 # ensure_installed component...: fast check without locking; installs under the cache lock
@@ -427,8 +585,59 @@ cmd_install() {
 # ----------------------------------------------------------------------------- start / stop
 
 ensure_state_dirs() {
-  mkdir -p "$STATE/run" "$STATE/logs" "$STATE/data/redis" "$STATE/data/ferretdb" "$STATE/data/moto"
+  mkdir -p "$STATE/run" "$STATE/logs" "$STATE/data/redis" "$STATE/data/postgres" "$STATE/data/ferretdb" "$STATE/data/moto"
   STATE=$(cd "$STATE" && pwd -P)
+}
+
+pg_socket_dir() { echo "$STATE/run/postgres"; }
+
+# Creates the private cluster in $STATE/data/postgres on first use (initdb) and makes sure
+# the user the server runs as can write it. Loopback-only with 'trust' auth, like Redis here.
+prepare_postgres() {
+  local data=$STATE/data/postgres sock ver major
+  find_pg_bindir || die "PostgreSQL $PG_MIN_MAJOR+ server binaries not found. Run '$PROG install' (or set WAPI_PG_BINDIR)."
+  pg_as
+  sock=$(pg_socket_dir)
+  mkdir -p "$data" "$sock"
+  if ((EUID == 0)); then
+    chown "$PG_USER:" "$data" "$sock"
+    chmod 700 "$data"
+    if ! "${PG_AS[@]}" test -w "$data" -a -x "$data" -a -w "$sock" 2>/dev/null; then
+      die "the '$PG_USER' OS user cannot write $data (a parent directory is not searchable by it, e.g. a home directory with mode 700)." \
+        "Use a state dir it can reach (WAPI_INFRA_DIR=/some/path) or let it through: chmod o+x on each parent of $STATE; then re-run '$PROG start'."
+    fi
+  fi
+  major=$(pg_major)
+  if [[ -f $data/PG_VERSION ]]; then
+    ver=$(cat "$data/PG_VERSION")
+    [[ $ver == "$major" ]] ||
+      die "the cluster in $data was made by PostgreSQL $ver, but $PG_BIN is PostgreSQL $major." \
+        "Point WAPI_PG_BINDIR at PostgreSQL $ver, or delete the cluster to start with empty databases: $PROG stop && rm -rf '$data' && $PROG start"
+    return 0
+  fi
+  if [[ -n $(ls -A "$data") ]]; then
+    die "$data is neither empty nor a PostgreSQL cluster (an interrupted initdb?)." \
+      "Delete it and retry (its databases are lost): $PROG stop && rm -rf '$data' && $PROG start"
+  fi
+  # --no-sync: initdb would otherwise fsync every file it wrote (seconds on slow disks); the
+  # server syncs normally from then on. C locale: byte order, no dependence on installed locales.
+  run_with_progress "PostgreSQL: creating the cluster (initdb) in $data" "$(log_file postgres).initdb" \
+    bash -c 'cd "$1" && shift && exec "$@"' _ "$data" "${PG_AS[@]}" "$PG_BIN/initdb" -D "$data" \
+    "--username=$PG_USER" --auth=trust --encoding=UTF8 --locale=C --no-sync ||
+    die "initdb failed (see $(log_file postgres).initdb)." \
+      "Fix the error above, empty $data (rm -rf '$data') and re-run '$PROG start'."
+}
+
+# Creates FerretDB's database in the cluster unless it exists (psql over TCP, trust auth).
+ensure_pg_database() { # port
+  local port=$1 out
+  out=$("$PG_BIN/psql" -X -q -At -h 127.0.0.1 -p "$port" -U "$PG_USER" -d postgres \
+    -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" 2>&1) ||
+    fail_start postgres "$port" "psql could not query the cluster: $out"
+  [[ $out == 1 ]] && return 0
+  out=$("$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$port" -U "$PG_USER" -d postgres -c "CREATE DATABASE $PG_DB" 2>&1) ||
+    fail_start postgres "$port" "could not create database $PG_DB: $out"
+  log "PostgreSQL: created database $PG_DB"
 }
 
 server_command() { # component port -> sets CMD array
@@ -439,11 +648,21 @@ server_command() { # component port -> sets CMD array
         --dir "$STATE/data/redis" --logfile "" --maxmemory-policy noeviction
         --appendonly yes --save "")
       ;;
+    postgres)
+      local sock
+      sock=$(pg_socket_dir)
+      # A unix socket path is limited to 107 bytes; with a very deep state dir, TCP only.
+      ((${#sock} + 20 <= 107)) || sock=""
+      pg_as
+      CMD=("${PG_AS[@]}" "$PG_BIN/postgres" -D "$STATE/data/postgres" -p "$port"
+        -c listen_addresses=127.0.0.1 -c "unix_socket_directories=$sock" -c logging_collector=off)
+      ;;
     ferretdb)
-      local url
-      url=$("$PY" -c 'import sys, urllib.parse as u; print(u.quote(sys.argv[1]))' "$STATE/data/ferretdb/")
-      CMD=("$FERRETDB_BIN" --handler=sqlite "--sqlite-url=file:$url" "--state-dir=$STATE/data/ferretdb"
-        "--listen-addr=127.0.0.1:$port" --telemetry=disable --debug-addr=- --log-level=info)
+      local pg_port
+      pg_port=$(recorded_port postgres) || die "FerretDB needs PostgreSQL, which is not running. Run '$PROG start'."
+      CMD=("$FERRETDB_BIN" --handler=postgresql "--postgresql-url=$(url_for postgres "$pg_port")"
+        "--state-dir=$STATE/data/ferretdb" "--listen-addr=127.0.0.1:$port" --telemetry=disable
+        --debug-addr=- --log-level=info)
       ;;
     moto)
       CMD=("$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$port")
@@ -508,13 +727,26 @@ wait_ready() { # component port
 
 declare -a SUMMARY=() USED_PORTS=()
 
+# FerretDB pid runs on the PostgreSQL backend at the port this state dir's cluster has now
+ferretdb_uses_our_postgres() { # pid
+  local cmdline pg_port
+  pg_port=$(recorded_port postgres) || return 1
+  cmdline=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == *" --handler=postgresql --postgresql-url=$(url_for postgres "$pg_port") "* ]]
+}
+
 start_component() {
   local c=$1 pid port want lbl var t0=$SECONDS
   lbl=$(label "$c")
   var=$(port_var "$c")
   want=$(requested_port "$c")
+  if [[ $c == ferretdb ]] && pid=$(running_pid "$c") && ! ferretdb_uses_our_postgres "$pid"; then
+    log "$lbl: pid $pid is not on this state dir's PostgreSQL (started by an older $PROG on SQLite, or PostgreSQL moved to another port); restarting it"
+    stop_component "$c"
+  fi
   if pid=$(running_pid "$c"); then
     if port=$(recorded_port "$c") && answers "$c" "$port"; then
+      [[ $c == postgres ]] && find_pg_bindir && ensure_pg_database "$port"
       SUMMARY+=("$(printf '%-9s reused   pid %-7s %s' "$c" "$pid" "$(url_for "$c" "$port")")")
       USED_PORTS+=("$port")
       if [[ $port != "$want" && -n ${!var:-} ]]; then
@@ -537,11 +769,16 @@ start_component() {
     log "$lbl: port $want on 127.0.0.1 is in use by another program (not started by $PROG from $STATE); leaving it alone and using port $alt instead"
     port=$alt
   fi
+  [[ $c == postgres ]] && prepare_postgres
+  if [[ $c == ferretdb ]] && compgen -G "$STATE/data/ferretdb/*.sqlite" >/dev/null; then
+    log "$lbl: the SQLite files in $STATE/data/ferretdb (from an older $PROG) are no longer used; their data is not migrated. Delete them when you like: rm -f '$STATE/data/ferretdb/'*.sqlite*"
+  fi
   echo "$port" >"$(port_file "$c")"
   log "$lbl: starting on 127.0.0.1:$port (log: $(log_file "$c"))"
   launch "$c" "$port"
   STARTED_PID=""
   wait_ready "$c" "$port"
+  [[ $c == postgres ]] && ensure_pg_database "$port"
   USED_PORTS+=("$port")
   log "$lbl: answering on 127.0.0.1:$port (pid $STARTED_PID, took $((SECONDS - t0)) s)"
   SUMMARY+=("$(printf '%-9s started  pid %-7s %s' "$c" "$STARTED_PID" "$(url_for "$c" "$port")")")
@@ -565,8 +802,11 @@ stop_component() {
     rm -f "$pf" "$(port_file "$c")"
     return 0
   fi
-  [[ -n $quiet ]] || log "$lbl: stopping pid $pid (SIGTERM)"
-  kill -TERM "$pid" 2>/dev/null || true
+  # PostgreSQL: SIGINT is its "fast" shutdown; SIGTERM ("smart") would wait for every client.
+  local sig=TERM
+  [[ $c == postgres ]] && sig=INT
+  [[ -n $quiet ]] || log "$lbl: stopping pid $pid (SIG$sig)"
+  kill "-$sig" "$pid" 2>/dev/null || true
   t0=$SECONDS
   while "$check" "$c" "$pid"; do
     if ((SECONDS - t0 >= STOP_TIMEOUT)); then
@@ -678,7 +918,7 @@ main() {
   local cmd=${1:-}
   (($# > 0)) && shift
   case $cmd in
-    install | start | stop | restart | status) parse_components "$@" ;;
+    install | start | stop | restart | status) parse_components "$cmd" "$@" ;;
     env) (($# == 0)) || die "'env' takes no arguments." ;;
   esac
   case $cmd in

@@ -3,7 +3,11 @@
 
 Usage:
   probe.py mongo PORT [HOST]            send a real `hello` (OP_MSG) and require ok: 1
+  probe.py mongo-backend PORT [HOST]    `listDatabases`: FerretDB answers it from its backend
+                                        (PostgreSQL), so ok: 1 means the whole chain works
   probe.py mongo-roundtrip PORT [HOST]  insert a document, read it back, drop the collection
+  probe.py postgres PORT [HOST]         PostgreSQL wire protocol: log in as `postgres` (trust
+                                        auth) to database `postgres` and run SELECT 1
   probe.py http PORT [HOST]             require any HTTP response to GET /
   probe.py port-free PORT               exit 0 if PORT can be bound on 127.0.0.1
   probe.py free-port START [EXCLUDE...] print the first bindable port >= START (else any free port)
@@ -171,6 +175,16 @@ def mongo_hello(port, host):
     return reply
 
 
+def mongo_backend(port, host):
+    # `hello` is answered by FerretDB itself even when its PostgreSQL is down;
+    # `listDatabases` has to ask PostgreSQL.
+    with connect(host, port) as sock:
+        reply = command(sock, {"listDatabases": 1, "nameOnly": True, "$db": "admin"})
+    if not _ok(reply):
+        raise RuntimeError("listDatabases did not return ok:1: %r" % (reply,))
+    return reply
+
+
 def mongo_roundtrip(port, host):
     db, coll = "wapi_infra_probe", "probe_%d" % os.getpid()
     oid = ObjectId(os.urandom(12))
@@ -190,6 +204,63 @@ def mongo_roundtrip(port, host):
             raise RuntimeError("drop failed: %r" % (r,))
         command(sock, {"dropDatabase": 1, "$db": db})
     return batch[0]
+
+
+# ------------------------------------------------------------------ PostgreSQL protocol
+
+
+def _pg_read(sock):
+    kind = _recv_exact(sock, 1)
+    (length,) = struct.unpack("!i", _recv_exact(sock, 4))
+    return kind, _recv_exact(sock, length - 4)
+
+
+def _pg_error(body):
+    """The human part of an ErrorResponse: severity, SQLSTATE and message fields."""
+    fields = {}
+    for part in body.split(b"\x00"):
+        if part:
+            fields[chr(part[0])] = part[1:].decode("utf-8", "replace")
+    return "%s %s: %s" % (fields.get("S", "ERROR"), fields.get("C", "?"), fields.get("M", "?"))
+
+
+def postgres_probe(port, host, user="postgres", database="postgres"):
+    """Protocol 3.0 start-up with trust auth, then a simple query; returns the server version."""
+    params = b"".join(_cstring(x) for x in ("user", user, "database", database)) + b"\x00"
+    startup = struct.pack("!ii", 8 + len(params), 196608) + params
+    version = "?"
+    with connect(host, port) as sock:
+        sock.sendall(startup)
+        while True:
+            kind, body = _pg_read(sock)
+            if kind == b"R":
+                (code,) = struct.unpack_from("!i", body)
+                if code != 0:
+                    raise RuntimeError("server asks for authentication (method %d); expected trust" % code)
+            elif kind == b"E":
+                raise RuntimeError(_pg_error(body))
+            elif kind == b"S":
+                name, value = body.split(b"\x00")[:2]
+                if name == b"server_version":
+                    version = value.decode()
+            elif kind == b"Z":
+                break
+        q = b"SELECT 1\x00"
+        sock.sendall(b"Q" + struct.pack("!i", 4 + len(q)) + q)
+        row = None
+        while True:
+            kind, body = _pg_read(sock)
+            if kind == b"D":
+                (_ncols, n) = struct.unpack_from("!hi", body)
+                row = body[6 : 6 + n]
+            elif kind == b"E":
+                raise RuntimeError(_pg_error(body))
+            elif kind == b"Z":
+                break
+        sock.sendall(b"X" + struct.pack("!i", 4))
+    if row != b"1":
+        raise RuntimeError("SELECT 1 returned %r" % (row,))
+    return version
 
 
 def http_probe(port, host):
@@ -225,6 +296,11 @@ def main(argv):
         if cmd == "mongo":
             r = mongo_hello(int(args[0]), host)
             print("ok: hello answered (maxWireVersion=%s)" % r.get("maxWireVersion"))
+        elif cmd == "mongo-backend":
+            r = mongo_backend(int(args[0]), host)
+            print("ok: listDatabases answered (%d databases)" % len(r.get("databases", [])))
+        elif cmd == "postgres":
+            print("ok: PostgreSQL %s answered SELECT 1" % postgres_probe(int(args[0]), host))
         elif cmd == "mongo-roundtrip":
             d = mongo_roundtrip(int(args[0]), host)
             print("ok: inserted and read back %r" % (d,))
