@@ -101,13 +101,13 @@ default_port() {
 cmd_match() {
   case $1 in
     redis) echo "redis-server" ;;
-    postgres) echo "bin/postgres -D $STATE/data/postgres" ;;
+    postgres) echo "bin/postgres -D $(pg_data_dir)" ;;
     ferretdb) echo "ferretdb --handler=" ;;
     moto) echo "moto_server -H 127.0.0.1" ;;
   esac
 }
 # working directory of our process (used to prove it was started from THIS state dir)
-comp_cwd() { echo "$STATE/data/$1"; }
+comp_cwd() { if [[ $1 == postgres ]]; then pg_data_dir; else echo "$STATE/data/$1"; fi; }  # postgres chdirs into its data dir
 pid_file() { echo "$STATE/run/$1.pid"; }
 port_file() { echo "$STATE/run/$1.port"; }
 log_file() { echo "$STATE/logs/$1.log"; }
@@ -589,17 +589,35 @@ ensure_state_dirs() {
   STATE=$(cd "$STATE" && pwd -P)
 }
 
-pg_socket_dir() { echo "$STATE/run/postgres"; }
+# Where the cluster and its socket live. As root the server runs as the postgres OS user,
+# which cannot reach a state dir under a private parent (a fresh `mktemp -d` checkout, a
+# home directory with mode 700); the cluster then lives outside it, in a folder named by a
+# hash of the state dir (so each checkout still has its own, and 'stop' finds exactly it).
+pg_outside_home() { echo "/var/tmp/wapi-postgres/$(printf '%s' "$STATE" | sha256sum | cut -c1-16)"; }
+pg_reaches_state() {
+  ((EUID != 0)) && return 0
+  id -u "$PG_USER" >/dev/null 2>&1 || return 0
+  setpriv "--reuid=$PG_USER" "--regid=$PG_USER" --init-groups -- test -x "$STATE/data" -a -x "$STATE/run" 2>/dev/null
+}
+pg_data_dir() { if pg_reaches_state; then echo "$STATE/data/postgres"; else echo "$(pg_outside_home)/data"; fi; }
+pg_socket_dir() { if pg_reaches_state; then echo "$STATE/run/postgres"; else echo "$(pg_outside_home)/run"; fi; }
 
-# Creates the private cluster in $STATE/data/postgres on first use (initdb) and makes sure
-# the user the server runs as can write it. Loopback-only with 'trust' auth, like Redis here.
+# Creates the private cluster (pg_data_dir) on first use (initdb) and makes sure the user
+# the server runs as can write it. Loopback-only with 'trust' auth, like Redis here.
 prepare_postgres() {
-  local data=$STATE/data/postgres sock ver major
+  local data sock ver major
   find_pg_bindir || die "PostgreSQL $PG_MIN_MAJOR+ server binaries not found. Run '$PROG install' (or set WAPI_PG_BINDIR)."
   pg_as
+  data=$(pg_data_dir)
   sock=$(pg_socket_dir)
   mkdir -p "$data" "$sock"
   if ((EUID == 0)); then
+    if [[ $data != "$STATE"/* ]]; then
+      log "PostgreSQL: the '$PG_USER' OS user cannot reach $STATE (a private parent directory), so the cluster lives in $(pg_outside_home)"
+      chmod 755 /var/tmp/wapi-postgres 2>/dev/null || true
+      chown "$PG_USER:" "$(pg_outside_home)"
+      chmod 700 "$(pg_outside_home)"
+    fi
     chown "$PG_USER:" "$data" "$sock"
     chmod 700 "$data"
     if ! "${PG_AS[@]}" test -w "$data" -a -x "$data" -a -w "$sock" 2>/dev/null; then
@@ -654,7 +672,7 @@ server_command() { # component port -> sets CMD array
       # A unix socket path is limited to 107 bytes; with a very deep state dir, TCP only.
       ((${#sock} + 20 <= 107)) || sock=""
       pg_as
-      CMD=("${PG_AS[@]}" "$PG_BIN/postgres" -D "$STATE/data/postgres" -p "$port"
+      CMD=("${PG_AS[@]}" "$PG_BIN/postgres" -D "$(pg_data_dir)" -p "$port"
         -c listen_addresses=127.0.0.1 -c "unix_socket_directories=$sock" -c logging_collector=off)
       ;;
     ferretdb)
