@@ -3,9 +3,9 @@
 // each answers /health/ready, prints their URLs, and on SIGINT/SIGTERM stops them all
 // (SIGTERM, then SIGKILL after a grace period). Logs go to .infra/logs/<service>.log.
 // Called by `./wapi up` after the infrastructure is up and the services are built.
-import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createPrivateKey, randomBytes, sign } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -66,36 +66,64 @@ async function choosePort(name, preferred) {
   );
 }
 
-// Internal auth: a fresh Ed25519 key pair per service per run, living only in these
-// processes' memory. Each service gets its own private key and the public keys of the
-// callers services.json allows (formats: packages/service-kit README, "Internal auth").
-function generateKeys() {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32).toString('base64url'),
-    publicKey: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64url'),
-    key: privateKey,
-  };
-}
-const keys = Object.fromEntries(SERVICES.filter((s) => s.internalAuth).map((s) => [s.name, generateKeys()]));
+// Internal auth: one Ed25519 key pair per service, made by the same generator docker-compose
+// runs (infra/compose/internal-keys.mjs), kept in <infra dir>/keys and passed as *_FILE: each
+// service reads its own private key and the public keys of the callers services.json allows.
+const keysDir = join(infraDir, 'keys');
+const generated = spawnSync(
+  process.execPath,
+  [
+    join(root, 'infra', 'compose', 'internal-keys.mjs'),
+    join(root, 'packages', 'contracts', 'src', 'services.json'),
+    keysDir,
+  ],
+  { encoding: 'utf8' },
+);
+if (generated.status !== 0) throw new Error(`could not generate the internal-auth keys: ${generated.stderr}`);
 function internalAuthEnv(svc) {
   if (!svc.internalAuth) return {};
   return {
-    INTERNAL_AUTH_PRIVATE_KEY: keys[svc.name].privateKey,
-    INTERNAL_AUTH_PUBLIC_KEYS: svc.callers.map((caller) => `${caller}=${keys[caller].publicKey}`).join(','),
+    INTERNAL_AUTH_PRIVATE_KEY_FILE: join(keysDir, svc.name, 'private-key'),
+    INTERNAL_AUTH_PUBLIC_KEYS_FILE: join(keysDir, svc.name, 'public-keys'),
   };
 }
 /** A service token from `caller` to `audience`, to check the key wiring once everything is up. */
 function serviceToken(caller, audience) {
+  const seed = Buffer.from(readFileSync(join(keysDir, caller, 'private-key'), 'utf8').trim(), 'base64url');
+  const key = createPrivateKey({
+    key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const now = Math.floor(Date.now() / 1000);
   const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const input = `${part({ alg: 'EdDSA', typ: 'JWT' })}.${part({ iss: caller, aud: audience, iat: now, exp: now + 60 })}`;
-  return `${input}.${sign(null, Buffer.from(input), keys[caller].key).toString('base64url')}`;
+  return `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`;
+}
+
+// WAPI_NAMESPACE runs a second platform beside the first on the same infrastructure: its own
+// Redis key prefix and databases (the up test uses it to stay out of a developer's way).
+const namespace = process.env.WAPI_NAMESPACE;
+if (namespace !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(namespace))
+  throw new Error('WAPI_NAMESPACE must be 1-32 of [A-Za-z0-9_-]');
+function namespaceEnv(svc) {
+  if (!namespace) return {};
+  return {
+    KEY_PREFIX: namespace,
+    ...(svc.mongo ? { MONGO_DB: `${namespace}_${svc.name.replaceAll('-', '_')}` } : {}),
+  };
 }
 
 const infra = readInfraEnv();
 // The sandbox's control API token, fresh per run (printed below for the developer).
 const sandboxAdminToken = process.env.SANDBOX_ADMIN_TOKEN ?? randomBytes(24).toString('base64url');
+// vault's first key-encryption key, kept under the infra dir (mode 0600) so that secrets
+// stored in one run still open in the next; delete the file only together with vault's data.
+const vaultMasterKeyFile = join(infraDir, 'vault-master-key');
+if (!existsSync(vaultMasterKeyFile)) {
+  mkdirSync(infraDir, { recursive: true });
+  writeFileSync(vaultMasterKeyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+}
 mkdirSync(logDir, { recursive: true });
 
 const running = [];
@@ -137,8 +165,10 @@ try {
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
       REDIS_URL: infra.WAPI_REDIS_URL,
       ...internalAuthEnv(svc),
+      ...namespaceEnv(svc),
       ...(svc.mongo ? { MONGO_URL: infra.WAPI_MONGO_URL } : {}),
       ...(svc.name === 'meta-sandbox' ? { SANDBOX_ADMIN_TOKEN: sandboxAdminToken } : {}),
+      ...(svc.name === 'vault' ? { TOKEN_MASTER_KEY_FILE: vaultMasterKeyFile } : {}),
     };
     const log = createWriteStream(join(logDir, `${svc.name}.log`), { flags: 'a' });
     const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,12 +2,15 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { useTestContext } from '@wapi/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 
-// `./wapi up` minus its set-up steps (install, infrastructure, build, which `./wapi test`
-// has already done): scripts/up.mjs, as the wapi script runs it, against the running
-// infrastructure and the built services.
+// `./wapi up` itself, with WAPI_UP_PREPARED=1: `./wapi test` has installed and built
+// everything already, and installing or rebuilding here would disturb the tests running
+// beside this one. WAPI_NAMESPACE gives this platform its own key prefix and databases.
 const root = join(import.meta.dirname, '..');
+const ctx = useTestContext('up');
+const SERVICES = ['compliance', 'gateway', 'message-sender', 'meta-sandbox', 'vault', 'webhook-ingest'];
 
 /** The pids of the direct children of `pid` (from /proc). */
 function childrenOf(pid) {
@@ -45,16 +48,21 @@ const portAnswers = (port) =>
     socket.once('error', () => resolve(false));
   });
 
+/** Every process below `pid`. */
+const descendantsOf = (pid) => childrenOf(pid).flatMap((child) => [child, ...descendantsOf(child)]);
+
 let up;
-afterAll(() => {
+afterAll(async () => {
   if (up?.exitCode === null) up.kill('SIGKILL');
+  for (const name of SERVICES)
+    await ctx.mongo.db(`${ctx.prefix}_${name.replaceAll('-', '_')}`).dropDatabase();
 });
 
-describe('./wapi up (scripts/up.mjs)', () => {
+describe('./wapi up', () => {
   it('brings all six services to ready, checks internal auth, and leaves no process behind after SIGTERM', async () => {
-    up = spawn(process.execPath, [join(root, 'scripts', 'up.mjs')], {
+    up = spawn('bash', [join(root, 'wapi'), 'up'], {
       cwd: root,
-      env: { ...process.env, LOG_LEVEL: 'warn' },
+      env: { ...process.env, LOG_LEVEL: 'warn', WAPI_UP_PREPARED: '1', WAPI_NAMESPACE: ctx.prefix },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -77,7 +85,7 @@ describe('./wapi up (scripts/up.mjs)', () => {
       up.stdout.on('data', check);
       exited.then(() => {
         clearTimeout(timer);
-        reject(new Error(`up.mjs exited before it was up:\n${stderr}`));
+        reject(new Error(`./wapi up exited before it was up:\n${stderr}`));
       });
     });
 
@@ -85,16 +93,15 @@ describe('./wapi up (scripts/up.mjs)', () => {
       name: m[1],
       port: Number(m[2]),
     }));
-    expect(services.map((s) => s.name).sort()).toEqual(
-      ['compliance', 'gateway', 'message-sender', 'meta-sandbox', 'vault', 'webhook-ingest'].sort(),
-    );
+    expect(services.map((s) => s.name).sort()).toEqual(SERVICES);
     for (const { name, port } of services) {
       const res = await fetch(`http://127.0.0.1:${port}/health/ready`);
       expect(res.status, name).toBe(200);
     }
     expect(stderr).toContain('internal auth checked');
-    const pids = childrenOf(up.pid);
-    expect(pids).toHaveLength(6);
+    // bash (./wapi) -> node (up.mjs) -> the six services.
+    const pids = descendantsOf(up.pid);
+    expect(pids).toHaveLength(7);
 
     up.kill('SIGTERM');
     const { code } = await exited;

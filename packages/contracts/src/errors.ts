@@ -11,14 +11,20 @@ export const ERRORS = {
     status: 400,
     message: 'The request cannot be processed as sent; check its URL, headers and body.',
   },
-  ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this method and path.' },
+  ROUTE_NOT_FOUND: {
+    status: 404,
+    message: 'No route matches this method and path; check both against the API reference.',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than this endpoint accepts.' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     message: 'The request body has a content type this endpoint does not accept.',
   },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the time given in Retry-After.' },
-  INTERNAL_ERROR: { status: 500, message: 'An unexpected error occurred.' },
+  INTERNAL_ERROR: {
+    status: 500,
+    message: 'An unexpected error occurred; retry later, and quote the requestId if it persists.',
+  },
   SERVICE_UNAVAILABLE: {
     status: 503,
     message: 'This instance cannot take the request now (it is shutting down); retry it.',
@@ -29,14 +35,23 @@ export const ERRORS = {
   },
 
   // Service-to-service authentication
-  INTERNAL_AUTH_REQUIRED: { status: 401, message: 'This internal endpoint requires a service token.' },
+  INTERNAL_AUTH_REQUIRED: {
+    status: 401,
+    message:
+      'This internal endpoint requires a service token: send Authorization: Bearer <a token signed with the calling service’s INTERNAL_AUTH_PRIVATE_KEY>.',
+  },
   INTERNAL_AUTH_INVALID: {
     status: 401,
-    message: 'The service token is invalid, expired, or issued for another service.',
+    message:
+      'The service token is invalid, expired, or issued for another service; check the caller’s INTERNAL_AUTH_PRIVATE_KEY and that this service lists its public key in INTERNAL_AUTH_PUBLIC_KEYS.',
   },
 
   // Queues
-  QUEUE_PAYLOAD_INVALID: { status: 500, message: 'A job payload does not match its queue schema.' },
+  QUEUE_PAYLOAD_INVALID: {
+    status: 500,
+    message:
+      'A job payload or job id does not match its queue contract; the logged detail names the field to fix.',
+  },
 
   // Domain errors (used by the services built on this foundation)
   CONTACT_OPTED_OUT: { status: 403, message: 'The contact has opted out of messages in this scope.' },

@@ -179,12 +179,14 @@ describe('errors from our code and from libraries', () => {
     }
   });
 
-  it('answers a library 5xx with the catalogue text: 500 INTERNAL_ERROR, 503 SERVICE_UNAVAILABLE', async () => {
+  it('answers a library 5xx with the catalogue text: 500 INTERNAL_ERROR, 503 DEPENDENCY_UNAVAILABLE', async () => {
     const instance = app();
     const res = await instance.inject({ method: 'GET', url: '/library/502' });
     expect(expectError(res, 500, 'INTERNAL_ERROR')).toBe(ERRORS.INTERNAL_ERROR.message);
     const unavailable = await instance.inject({ method: 'GET', url: '/library/503' });
-    expect(expectError(unavailable, 503, 'SERVICE_UNAVAILABLE')).toBe(ERRORS.SERVICE_UNAVAILABLE.message);
+    expect(expectError(unavailable, 503, 'DEPENDENCY_UNAVAILABLE')).toBe(
+      ERRORS.DEPENDENCY_UNAVAILABLE.message,
+    );
     expect(unavailable.body).not.toContain('Graph said');
   });
 

@@ -107,7 +107,7 @@ function describe(error: unknown): {
  * - a 4xx status on an error we did not write keeps its status, with the catalogue code
  *   for it (`BAD_REQUEST` unless 413/415/429) and the catalogue message; the original is
  *   logged at `warn`;
- * - everything else is logged in full and answers `INTERNAL_ERROR` (`SERVICE_UNAVAILABLE`
+ * - everything else is logged in full and answers `INTERNAL_ERROR` (`DEPENDENCY_UNAVAILABLE`
  *   for a 503).
  */
 export function answerError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
@@ -133,7 +133,7 @@ export function answerError(error: unknown, request: FastifyRequest, reply: Fast
     return send(reply, request, mapped, ERRORS[mapped].message, status);
   }
   request.log.error({ err: error }, 'unexpected error');
-  const mapped = status === 503 ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR';
+  const mapped = status === 503 ? 'DEPENDENCY_UNAVAILABLE' : 'INTERNAL_ERROR';
   return send(reply, request, mapped, ERRORS[mapped].message);
 }
 

@@ -222,7 +222,7 @@ export function createWorker<N extends QueueName>(
 
 /**
  * Closes `worker` when the app closes: BullMQ's `close()` stops taking new jobs and waits
- * for the active ones to finish, so SIGTERM (serve -> app.close) finishes in-flight jobs
+ * for the active ones to finish, so SIGTERM (runService -> app.close) finishes in-flight jobs
  * before connections are closed.
  */
 export function drainOnClose(app: FastifyInstance, worker: Pick<Worker, 'close'>): void {

@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
@@ -120,5 +122,39 @@ describe('runService', () => {
       },
     });
     expect(codes).toEqual([78]);
+  });
+
+  it('closes the app (its onClose hooks stop workers) and then what it owns, and exits 1, when the port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    const codes: number[] = [];
+    const order: string[] = [];
+    try {
+      await runService({
+        service: 'gateway',
+        configSchema: schema,
+        env: { REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'silent', PORT: String(port) },
+        exit: (code) => codes.push(code),
+        start: async ({ own }) => {
+          own('connection', 'c', () => order.push('connection closed'));
+          const app = createService({
+            service: 'gateway',
+            version: '0',
+            logLevel: 'silent',
+            readinessTimeoutMs: 50,
+            checks: [],
+          });
+          app.addHook('onClose', async () => {
+            order.push('app closed');
+          });
+          return app;
+        },
+      });
+    } finally {
+      blocker.close();
+    }
+    expect(codes).toEqual([1]);
+    expect(order).toEqual(['app closed', 'connection closed']);
   });
 });

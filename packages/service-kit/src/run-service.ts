@@ -172,6 +172,8 @@ export async function runService<P extends TProperties>(options: RunServiceOptio
     log.info({ address }, 'listening');
   } catch (error) {
     log.fatal({ err: error }, `cannot listen on ${config.HOST}:${config.PORT}; is the port free?`);
+    // The app's onClose hooks stop its workers before their connections go.
+    await app.close().catch((closeError: unknown) => log.warn({ err: closeError }, 'error while closing'));
     await closeOwned();
     exit(1);
   }

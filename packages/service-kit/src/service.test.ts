@@ -1,10 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { Type } from '@sinclair/typebox';
-import { AppError } from '@wapi/contracts';
+import { AppError, ERRORS } from '@wapi/contracts';
 import { gate, waitFor } from '@wapi/testkit';
 import { describe, expect, it } from 'vitest';
-import { createService } from './service';
+import { createLogger, createService } from './service';
 
 function app(checks: Parameters<typeof createService>[0]['checks'] = []) {
   const instance = createService({
@@ -70,7 +71,7 @@ describe('error answers', () => {
     expect(res.statusCode).toBe(500);
     expect(res.json().error).toMatchObject({
       code: 'INTERNAL_ERROR',
-      message: 'An unexpected error occurred.',
+      message: ERRORS.INTERNAL_ERROR.message,
     });
     expect(res.body).not.toContain('hunter2');
   });
@@ -84,7 +85,7 @@ describe('error answers', () => {
     expect(res.statusCode).toBe(500);
     expect(res.json().error).toMatchObject({
       code: 'QUEUE_PAYLOAD_INVALID',
-      message: 'A job payload does not match its queue schema.',
+      message: ERRORS.QUEUE_PAYLOAD_INVALID.message,
     });
   });
 
@@ -160,12 +161,18 @@ describe('graceful close', () => {
   });
 
   it('does not run a request that arrives on a busy connection after close() began, and ends that connection', async () => {
+    const logs = new PassThrough();
+    let logged = '';
+    logs.on('data', (chunk: Buffer) => {
+      logged += chunk.toString();
+    });
     const instance = createService({
       service: 'svc',
       version: '0',
-      logLevel: 'silent',
+      logLevel: 'info',
       readinessTimeoutMs: 100,
       checks: [],
+      log: createLogger('svc', 'info', logs),
     });
     const held = gate();
     const inside = gate();
@@ -175,6 +182,8 @@ describe('graceful close', () => {
       await held.promise;
       return { done: true };
     });
+    const closing = gate();
+    instance.addHook('preClose', async () => closing.release());
     instance.get('/late', async () => {
       late += 1;
       return { ran: true };
@@ -190,13 +199,26 @@ describe('graceful close', () => {
     socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
     await inside.promise;
     const closed = instance.close();
-    // preClose has run once the server stops listening for new connections.
-    await waitFor(async () => !instance.server.listening, { what: 'server to stop listening' });
-    socket.write('GET /late HTTP/1.1\r\nHost: x\r\n\r\n');
+    // The kit's preClose hook (registered first) has run once this one runs.
+    await closing.promise;
+    socket.write('GET /late HTTP/1.1\r\nHost: x\r\nx-request-id: late-1\r\n\r\n');
+    // Node parses the pipelined request while /slow is still held; wait until it has been
+    // answered (refused) before letting /slow finish and the connection close.
+    await waitFor(async () => logged.includes('"reqId":"late-1"') && logged.includes('SERVICE_UNAVAILABLE'), {
+      what: 'the late request to be refused',
+    });
     held.release();
     await socketClosed;
     await closed;
     expect(late).toBe(0);
+    // It was refused by the closing hook, through the error handler (so in the envelope,
+    // had the connection stayed open to carry the answer).
+    const refusal = logged
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { reqId?: string; err?: { code?: string; status?: number } })
+      .find((entry) => entry.reqId === 'late-1' && entry.err);
+    expect(refusal?.err).toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503 });
     expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(received.toLowerCase()).toContain('connection: close');
     expect(received).not.toContain('"ran":true');

@@ -108,8 +108,7 @@ export function createService(options: ServiceOptions): ServiceApp {
     closing = true;
   });
   app.addHook('onRequest', async () => {
-    if (closing)
-      throw new AppError('SERVICE_UNAVAILABLE', 'This instance is shutting down; retry the request.');
+    if (closing) throw new AppError('SERVICE_UNAVAILABLE');
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -132,6 +132,11 @@ export function describeServiceConformance<C>(options: ConformanceOptions<C>): v
       expect(missing).toEqual([]);
     });
 
+    if (!SERVICES[service].internalAuth)
+      it('has no /internal route (services.json says it takes no internal calls)', () => {
+        expect(built.app.routeTable.filter((route) => route.url.startsWith('/internal'))).toEqual([]);
+      });
+
     it('answers /health with 200 while the process is alive', async () => {
       const res = await built.app.inject({ method: 'GET', url: '/health' });
       expect(res.statusCode).toBe(200);
@@ -211,10 +216,15 @@ export function describeServiceConformance<C>(options: ConformanceOptions<C>): v
           (name) => name !== service && SERVICES[name].internalAuth && !callers.includes(name),
         ) ?? service;
 
+      let registered: ReadonlyArray<{ method: string; url: string }>;
+
       beforeAll(async () => {
         redis = await startPrivateRedis();
         built = await build(redis.url);
-        routes = options.internalRoutes?.(built.app as never) ?? [];
+        registered = options.internalRoutes?.(built.app as never) ?? [];
+        // Every route under /internal, however it was registered: the checks below cover a
+        // route that skipped registerInternal too.
+        routes = built.app.routeTable.filter((route) => route.url.startsWith('/internal'));
       });
       afterAll(async () => {
         await built?.close();
@@ -228,18 +238,19 @@ export function describeServiceConformance<C>(options: ConformanceOptions<C>): v
           ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
         });
 
-      it('lists its internal routes, /internal/v1/whoami among them', () => {
+      it('registers every /internal route through registerInternal, /internal/v1/whoami among them', () => {
         expect(options.internalRoutes, 'pass internalRoutes from @wapi/service-kit').toBeDefined();
-        expect(routes.map((r) => `${r.method} ${r.url}`)).toContain('GET /internal/v1/whoami');
+        const behindAuth = new Set(registered.map((r) => `${r.method} ${r.url}`));
+        expect(behindAuth).toContain('GET /internal/v1/whoami');
+        const outside = routes.map((r) => `${r.method} ${r.url}`).filter((route) => !behindAuth.has(route));
+        expect(outside, 'register these with registerInternal(app, plugin, { auth })').toEqual([]);
       });
 
       it('answers every internal route 401 INTERNAL_AUTH_REQUIRED without a token', async () => {
         for (const route of routes) {
           const res = await built.app.inject({ method: route.method as 'GET', url: route.url });
           expect(res.statusCode, `${route.method} ${route.url}`).toBe(401);
-          // A HEAD answer has no body to read the code from.
-          if (route.method !== 'HEAD')
-            expect((res.json() as { error: { code: string } }).error.code).toBe('INTERNAL_AUTH_REQUIRED');
+          expect((res.json() as { error: { code: string } }).error.code).toBe('INTERNAL_AUTH_REQUIRED');
         }
       });
 
