@@ -9,10 +9,11 @@ const int = (min: number, max: number, def: number, description: string) =>
 /** Every variable meta-sandbox reads (the README's configuration table lists them). */
 export const configSchema = {
   ...serviceBaseConfig(SERVICE),
+  // No default: a published image with a well-known token would hand anyone who reaches
+  // it the control API (./wapi up and the test kit generate one per start).
   SANDBOX_ADMIN_TOKEN: Type.String({
     minLength: 16,
-    default: 'sandbox-admin-token-change-me',
-    description: 'bearer token for the /_sandbox control API (16+ characters)',
+    description: 'bearer token for the /_sandbox control API (16+ characters; e.g. openssl rand -hex 24)',
   }),
   SANDBOX_SEED_FILE: Type.String({ default: '', description: 'JSON file with the initial world' }),
   SANDBOX_PUBLIC_URL: Type.String({
@@ -66,6 +67,17 @@ export const configSchema = {
     'changes queued within this window share webhook POSTs (0: those of one event-loop tick)',
   ),
   SANDBOX_WEBHOOK_CONCURRENCY: int(1, 1_000, 32, 'webhook POSTs in flight at once'),
+  SANDBOX_RETAINED_MESSAGES: int(
+    1_000,
+    10_000_000,
+    100_000,
+    'sent messages kept for the control API and reaction targets; the oldest are forgotten beyond it (bounds memory under load)',
+  ),
+  SANDBOX_WEBHOOK_ENCODING: literalUnion(['meta', 'utf8'], {
+    default: 'meta',
+    description:
+      "webhook body encoding: Meta's (non-ASCII as \\uXXXX, / as \\/, docs/meta-platform.md §3.2) or raw UTF-8",
+  }),
 };
 
 export type Config = ReturnType<typeof loadServiceConfig>;

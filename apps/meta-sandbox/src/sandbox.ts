@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { StatusObject, WebhookError } from '@wapi/contracts';
 import type { Config } from './config';
 import { webhookError } from './domain/graph-error';
-import type { Pricing } from './domain/pricing';
+import { randomHex } from './domain/ids';
 import { createRandom } from './domain/prng';
+import type { SendPlan, SendPolicy } from './domain/send-decision';
 import { atLeast } from './domain/timers';
 import { DEFAULT_TTL_MS } from './domain/ttl';
 import {
@@ -29,23 +29,14 @@ export interface Timings {
   readMs: number;
 }
 
-/** What happens to an accepted send after the 200 (§3.5, §4 notes). */
-export interface SendPlan {
-  pricing: Pricing;
-  /** Async failure: a `failed` status with this error instead of the normal progression. */
-  failure: WebhookError | undefined;
-  /** §2.8: reactions only get `sent`; §12: so do messages to a user who blocked the business. */
-  onlySent: boolean;
-  /** §3.5: a voice note (audio with `voice: true`) may get `played` after `read`. */
-  voice: boolean;
-  /** §3.5 / §6: sent inside a free-entry-point window (conversation per window). */
-  entryPoint: { conversationId: string; expiresAt: number } | undefined;
-}
+export type { SendPlan, SendPolicy } from './domain/send-decision';
 
 export interface Sandbox {
   readonly world: World;
   readonly engine: DeliveryEngine;
   readonly config: Config;
+  /** The configurable send rules, read once from config. */
+  readonly policy: SendPolicy;
   now(): number;
   faults: Faults;
   timings: Timings;
@@ -75,6 +66,17 @@ const DAY_S = 86_400;
 /** A status held by the reorder fault goes out at the latest this long after both next delays. */
 const REORDER_FALLBACK_MS = 100;
 
+/** The send rules of `config` (routes and the domain read this, never `SANDBOX_*`). */
+export function sendPolicyFrom(config: Config): SendPolicy {
+  return {
+    reengagement: config.SANDBOX_REENGAGEMENT_MODE,
+    messagingLimit: { mode: config.SANDBOX_MESSAGING_LIMIT_MODE, code: config.SANDBOX_MESSAGING_LIMIT_CODE },
+    usMarketingPause: config.SANDBOX_US_MARKETING_PAUSE,
+    pair: { burst: config.SANDBOX_PAIR_BURST, intervalMs: config.SANDBOX_PAIR_INTERVAL_MS },
+    retainedMessages: config.SANDBOX_RETAINED_MESSAGES,
+  };
+}
+
 export function createSandbox(deps: SandboxDeps): Sandbox {
   const { config } = deps;
   const now = deps.now ?? Date.now;
@@ -92,6 +94,7 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
   const sandbox: Sandbox = {
     world,
     config,
+    policy: sendPolicyFrom(config),
     now,
     faults: { ...NO_FAULTS },
     timings: {
@@ -108,6 +111,7 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
       batchMax: config.SANDBOX_WEBHOOK_BATCH_MAX,
       batchWindowMs: config.SANDBOX_WEBHOOK_BATCH_WINDOW_MS,
       concurrency: config.SANDBOX_WEBHOOK_CONCURRENCY,
+      encoding: config.SANDBOX_WEBHOOK_ENCODING,
       now,
       random,
       faults: () => sandbox.faults,
@@ -185,7 +189,7 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
   /** Builds and emits the status objects of one message (§3.5). */
   function statusEmitter(message: OutboundMessage, number: PhoneNumber, plan: SendPlan): StatusFn {
     // Pre-v24 `conversation.id` is unique per message (§3.5).
-    const conversationId = randomBytes(16).toString('hex');
+    const conversationId = randomHex(16);
     return (name, withPricing, error) => {
       const at = now();
       message.statuses.push({ status: name, at, ...(error ? { errorCode: error.code } : {}) });

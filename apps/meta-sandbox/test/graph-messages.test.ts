@@ -192,14 +192,20 @@ describe('POST /{phone-number-id}/messages — success shapes', () => {
 
 describe('POST /{phone-number-id}/messages — errors', () => {
   it('answers 401 code 190 for a missing, unknown or revoked token, via header or access_token query (ref §1.2, §12)', async () => {
-    for (const token of [null, 'EAAnope']) {
+    // §1.3: 190 comes from Graph's OAuth layer: plain message, no `(#190)`, no error_data.
+    for (const [token, message] of [
+      [null, 'An active access token must be used to query information about this resource.'],
+      ['EAAnope', 'Invalid OAuth access token - Cannot parse access token'],
+    ] as const) {
       const { status, json } = await send({ text: { body: 'x' } }, token);
       expect(status).toBe(401);
       const error = graphError(json);
-      expect(error.code).toBe(190);
-      expect(error.type).toBe('OAuthException');
-      expect(error.message).toMatch(/^\(#190\) /);
-      expect(error.fbtrace_id).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+      expect(error).toEqual({
+        message,
+        type: 'OAuthException',
+        code: 190,
+        fbtrace_id: expect.stringMatching(/^[A-Za-z0-9_-]{20,}$/),
+      });
     }
     const viaQuery = await fetch(
       `${sbx.url}/v21.0/${NUMBER_ID}/messages?access_token=EAAtestsystemtoken0001`,
@@ -212,7 +218,14 @@ describe('POST /{phone-number-id}/messages — errors', () => {
     expect(viaQuery.status).toBe(200);
     const token = await sbx.control('POST', '/tokens', { appId: '100000000000001' });
     await sbx.control('POST', `/tokens/${String(token.json.value)}/revoke`);
-    expect((await send({ text: { body: 'x' } }, String(token.json.value))).status).toBe(401);
+    const revoked = await send({ text: { body: 'x' } }, String(token.json.value));
+    expect(revoked.status).toBe(401);
+    expect(graphError(revoked.json)).toMatchObject({
+      code: 190,
+      error_subcode: 460,
+      message: expect.stringMatching(/^Error validating access token: The session has been invalidated/),
+    });
+    expect(graphError(revoked.json).error_data).toBeUndefined();
   });
 
   it('answers 403 code 200 when the token cannot reach the number (ref §1.2, §12)', async () => {

@@ -134,6 +134,10 @@ export async function startReceiver(
     statuses() {
       return this.values().flatMap((v) => (v.statuses as Array<Record<string, unknown>> | undefined) ?? []);
     },
+    /** Every inbound message of every received POST (values batch several, §3.6). */
+    messages() {
+      return this.values().flatMap((v) => (v.messages as Array<Record<string, unknown>> | undefined) ?? []);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -59,7 +59,12 @@ describe('limits', () => {
     expect(refused.status).toBe(400);
     expect(graphError(refused.json).code).toBe(130429);
     clock.advance(1_000);
-    expect((await sbx.graph('POST', `/${NUMBER_ID}/messages`, text)).status).toBe(200);
+    const accepted = await sbx.graph('POST', `/${NUMBER_ID}/messages`, text);
+    expect(accepted.status).toBe(200);
+    expect(accepted.json).toMatchObject({
+      contacts: [{ input: CUSTOMER, wa_id: CUSTOMER }],
+      messages: [{ id: expect.stringMatching(/^wamid\./) }],
+    });
   });
 
   it('caps a WABA at 250 templates with subcode 2388019 (ref §5.5, §12 management surface)', async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { describeServiceConformance, useTestContext } from '@wapi/testkit';
 import { buildApp } from '../src/app';
@@ -11,9 +12,6 @@ describeServiceConformance({
   configSchema,
   loadConfig: loadServiceConfig,
   buildApp,
-  // The Graph emulation and the /_sandbox control API answer in Meta's shapes (and the
-  // page in HTML); their own tests check those against contracts. Only the kit's routes
-  // (health, readiness, metrics) must declare response schemas here.
-  routesWithoutResponseSchema: /^\/(?!health|metrics)/,
+  extraEnv: { SANDBOX_ADMIN_TOKEN: randomBytes(24).toString('hex') },
   distEntry: fileURLToPath(new URL('../dist/server.js', import.meta.url)),
 });

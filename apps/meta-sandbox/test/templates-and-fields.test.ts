@@ -217,8 +217,8 @@ describe('inbound media over the size limit (ref §10)', () => {
       ],
     });
     expect(res.status).toBe(200);
-    await waitFor(() => r.values('messages').length === 2, { what: 'two inbound webhooks' });
-    const messages = r.values('messages').flatMap((v) => v.messages as Array<Record<string, unknown>>);
+    await waitFor(() => r.messages().length === 2, { what: 'two inbound messages' });
+    const messages = r.messages();
     const big = messages.find((m) => m.type === 'unsupported');
     expect(big).toMatchObject({
       from: CUSTOMER,

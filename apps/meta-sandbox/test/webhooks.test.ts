@@ -222,7 +222,7 @@ describe('webhook delivery', () => {
     expect(statuses[1]?.pricing).toBeDefined();
   });
 
-  it('batches several changes per POST and retries a failed POST with identical bytes (ref §3.6)', async () => {
+  it('batches several messages in one value and retries a failed POST with identical bytes (ref §3.6)', async () => {
     let failedBody = '';
     receiver = await startReceiver({
       fail: (n, raw) => {
@@ -240,7 +240,18 @@ describe('webhook delivery', () => {
     const r = receiver;
     await waitFor(() => r.received.length >= 1, { what: 'retried POST' });
     expect(r.received[0]?.raw).toBe(failedBody);
-    expect(r.received[0]?.body.entry[0]?.changes).toHaveLength(5);
+    // §3.6: Meta batches updates of one number in one value: five messages, one change.
+    expect(r.received[0]?.body.entry).toHaveLength(1);
+    expect(r.received[0]?.body.entry[0]?.changes).toHaveLength(1);
+    const value = r.received[0]?.body.entry[0]?.changes[0]?.value;
+    expect((value?.messages as Array<{ text: { body: string } }>).map((m) => m.text.body)).toEqual([
+      'm0',
+      'm1',
+      'm2',
+      'm3',
+      'm4',
+    ]);
+    expect(value?.contacts).toEqual([{ profile: { name: expect.any(String) }, wa_id: CUSTOMER }]);
     const hooks = await sbx.control('GET', '/webhooks');
     expect((hooks.json.deliveries as Array<{ attempts: number }>)[0]?.attempts).toBe(2);
   });
@@ -317,9 +328,9 @@ describe('webhook delivery', () => {
       name: 'Sheena',
       messages: kinds,
     });
-    await waitFor(() => receiver.values().length === kinds.length, { what: 'all inbound' });
+    await waitFor(() => receiver.messages().length === kinds.length, { what: 'all inbound' });
     const values = receiver.values();
-    const messages = values.map((v) => (v.messages as Array<Record<string, unknown>>)[0] ?? {});
+    const messages = receiver.messages();
     expect(values[0]?.contacts).toEqual([{ profile: { name: 'Sheena' }, wa_id: CUSTOMER }]);
     expect(messages.map((m) => m.type)).toEqual([
       'text',

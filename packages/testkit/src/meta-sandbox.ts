@@ -2,6 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import type {
+  SandboxInboundSpec as ContractInboundSpec,
+  MetaWebhookField,
+  SandboxFaults,
+  SandboxInboundRecord,
+  SandboxSeed,
+  SandboxSeedApp,
+  SandboxSeedCustomer,
+  SandboxSeedPhoneNumber,
+  SandboxSeedTemplate,
+  SandboxSentMessage,
+  SandboxTimings,
+  SandboxWebhooks,
+} from '@wapi/contracts';
 import { freePort } from './ports';
 import { type SpawnedService, spawnService } from './spawn';
 import { waitFor } from './wait';
@@ -15,88 +29,24 @@ import { waitFor } from './wait';
 const SANDBOX_PACKAGE = '@wapi/meta-sandbox';
 const BUILD_HINT = `run \`pnpm --filter ${SANDBOX_PACKAGE} build\` (turbo builds it before the tests of a package that lists ${SANDBOX_PACKAGE} as a devDependency)`;
 
-// The seed shapes below mirror `Seed` in apps/meta-sandbox/src/domain/seed.ts (an app, so
-// not importable here). The sandbox validates the seed file at start and refuses to start on
-// a mismatch, naming the path, so drift fails the first test that starts it.
-
-/** A Meta app of the seed. Without `id`/`secret` the sandbox generates them. */
-export interface SandboxSeedApp {
-  id?: string;
-  name?: string;
-  /** The app secret: the key of `X-Hub-Signature-256` (§3.2). 8+ characters. */
-  secret?: string;
-  /** Where the sandbox POSTs webhooks. With `verifyToken` it is verified by the GET handshake at start. */
-  callbackUrl?: string;
-  verifyToken?: string;
-  /** §3.7 webhook fields the app receives; all when absent. */
-  fields?: string[];
-}
-
-export interface SandboxSeedPhoneNumber {
-  id?: string;
-  /** Digits, optionally with a leading `+`. */
-  display: string;
-  verifiedName?: string;
-  /** `false`: the number must be registered (`POST /{pnid}/register`) first. */
-  registered?: boolean;
-  pin?: string;
-  throughputMps?: number;
-  qualityRating?: 'GREEN' | 'YELLOW' | 'RED' | 'NA' | 'UNKNOWN';
-  messagingLimit?: string;
-}
-
-export interface SandboxSeedWaba {
-  id?: string;
-  name?: string;
-  /** Apps subscribed to this WABA's webhooks. */
-  subscribedApps?: string[];
-  phoneNumbers?: SandboxSeedPhoneNumber[];
-}
-
-export interface SandboxSeedToken {
-  value?: string;
-  appId: string;
-  kind?: 'system' | 'business';
-  wabaIds?: string[];
-  expiresInMs?: number;
-}
-
-export interface SandboxSeedCustomer {
-  waId: string;
-  name?: string;
-  onWhatsApp?: boolean;
-  online?: boolean;
-  readReceipts?: boolean;
-  marketing?: 'stop' | 'resume';
-  marketingCap?: number | null;
-  usMarketingPause?: boolean | null;
-  marketingExperiment?: boolean;
-  blocked?: boolean;
-  playsVoiceNotes?: boolean;
-}
-
-export interface SandboxSeedTemplate {
-  id?: string;
-  wabaId: string;
-  /** `^[a-z0-9_]+$`. */
-  name: string;
-  language: string;
-  category: 'MARKETING' | 'UTILITY' | 'AUTHENTICATION';
-  /** APPROVED when absent. */
-  status?: 'PENDING' | 'APPROVED' | 'REJECTED' | 'PAUSED' | 'DISABLED';
-  parameterFormat?: 'named' | 'positional';
-  components: Array<Record<string, unknown>>;
-  messageSendTtlSeconds?: number;
-}
-
-/** The world the sandbox starts with (docs/meta-sandbox.md, `SANDBOX_SEED_FILE`). */
-export interface SandboxSeed {
-  apps?: SandboxSeedApp[];
-  wabas?: SandboxSeedWaba[];
-  tokens?: SandboxSeedToken[];
-  customers?: SandboxSeedCustomer[];
-  templates?: SandboxSeedTemplate[];
-}
+// The control API's shapes (seed, inbound specs, what the sandbox recorded, faults, timings)
+// are TypeBox schemas in @wapi/contracts, which the sandbox validates against and answers
+// with; they are re-exported here under the names testkit has always used.
+export type {
+  SandboxFaults,
+  SandboxInboundRecord,
+  SandboxSeed,
+  SandboxSeedApp,
+  SandboxSeedCustomer,
+  SandboxSeedPhoneNumber,
+  SandboxSeedTemplate,
+  SandboxSeedToken,
+  SandboxSeedWaba,
+  SandboxSentMessage,
+  SandboxTimings,
+  SandboxWebhookDelivery,
+  SandboxWebhooks,
+} from '@wapi/contracts';
 
 /** What {@link sandboxFixture} can change; everything has a default. */
 export interface SandboxFixtureOptions {
@@ -107,7 +57,8 @@ export interface SandboxFixtureOptions {
   callbackUrl?: string;
   /** With `callbackUrl`: the sandbox verifies the URL with the GET handshake at start (§3.1). */
   verifyToken?: string;
-  fields?: string[];
+  /** §3.7 webhook fields the app receives; all when absent. */
+  fields?: MetaWebhookField[];
   wabaId?: string;
   wabaName?: string;
   phoneNumberId?: string;
@@ -193,124 +144,11 @@ export function sandboxFixture(options: SandboxFixtureOptions = {}): SandboxFixt
   };
 }
 
-/** One inbound message a simulated customer sends (`POST /_sandbox/inbound`, docs/meta-sandbox.md). */
-export interface SandboxInboundSpec {
-  kind:
-    | 'text'
-    | 'image'
-    | 'video'
-    | 'audio'
-    | 'document'
-    | 'sticker'
-    | 'button'
-    | 'stop_promotions'
-    | 'button_reply'
-    | 'list_reply'
-    | 'location'
-    | 'reaction'
-    | 'contacts'
-    | 'order'
-    | 'unsupported';
-  text?: string;
-  caption?: string;
-  mimeType?: string;
-  filename?: string;
-  /** Base64 media bytes; a placeholder when absent. */
-  data?: string;
-  fileSize?: number;
-  voice?: boolean;
-  payload?: string;
-  replyId?: string;
-  title?: string;
-  description?: string;
-  latitude?: number;
-  longitude?: number;
-  name?: string;
-  address?: string;
-  url?: string;
-  /** Target of a reaction; the quoted message of a reply or a template button tap. */
-  messageId?: string;
-  emoji?: string;
-  referral?: Record<string, unknown>;
-  [key: string]: unknown;
-}
-
-/** A message the platform sent, with the statuses the simulated user produced (`GET /_sandbox/messages`). */
-export interface SandboxSentMessage {
-  wamid: string;
-  phoneNumberId: string;
-  to: string;
-  type: string;
-  payload: Record<string, unknown>;
-  at: number;
-  version: number;
-  statuses: Array<{
-    status: 'sent' | 'delivered' | 'read' | 'failed' | 'played';
-    at: number;
-    errorCode?: number;
-  }>;
-  awaitingDevice: boolean;
-  ttlExpiresAt?: number;
-  droppedAt?: number;
-}
-
-/** A message a simulated customer sent (`GET /_sandbox/inbound`). */
-export interface SandboxInboundRecord {
-  wamid: string;
-  phoneNumberId: string;
-  from: string;
-  type: string;
-  message: Record<string, unknown>;
-  at: number;
-  readByBusiness: boolean;
-}
-
-/** One webhook POST of the sandbox's delivery engine (`GET /_sandbox/webhooks`). */
-export interface SandboxWebhookDelivery {
-  id: number;
-  url: string;
-  appId: string;
-  state: 'queued' | 'in-flight' | 'waiting-retry' | 'delivered' | 'given-up';
-  attempts: number;
-  changes: number;
-  lastResult?: string;
-  duplicatesSent: number;
-  signature: string;
-  /** The exact body sent (UTF-8). */
-  body: string;
-}
-
-export interface SandboxWebhooks {
-  stats: {
-    posts: number;
-    delivered: number;
-    failedAttempts: number;
-    duplicates: number;
-    givenUp: number;
-    queuedChanges: number;
-    inFlight: number;
-    waitingRetry: number;
-  };
-  /** Nothing queued, in flight or waiting for a retry. */
-  idle: boolean;
-  deliveries: SandboxWebhookDelivery[];
-}
-
-/** Webhook delivery faults (`PUT /_sandbox/faults`, §12). */
-export interface SandboxFaults {
-  duplicateRate?: number;
-  reorder?: boolean;
-  delayMs?: number;
-  dropDelivered?: boolean;
-  deliveredThenFailed?: number;
-}
-
-export interface SandboxTimings {
-  sentMs?: number;
-  deliveredMs?: number;
-  readMs?: number;
-  deterministic?: boolean;
-}
+/**
+ * One inbound message a simulated customer sends (`POST /_sandbox/inbound`,
+ * docs/meta-sandbox.md); the sandbox refuses fields it does not know, naming them.
+ */
+export type SandboxInboundSpec = ContractInboundSpec & { [key: string]: unknown };
 
 /**
  * Typed calls to the sandbox's control API (`/_sandbox/…`, docs/meta-sandbox.md). Each

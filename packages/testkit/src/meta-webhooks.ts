@@ -10,8 +10,9 @@ import type {
   WebhookEnvelope,
   WebhookError,
 } from '@wapi/contracts';
+import { metaJsonEncode } from '@wapi/contracts';
 
-// Builders for the webhook bodies Meta POSTs to a callback URL (reference §3), typed by the
+// Builders for the webhook bodies Meta POSTs to a callback URL (docs/meta-platform.md §3), typed by the
 // schemas in @wapi/contracts and checked against them by test/meta-webhooks.test.ts. Every
 // field has a realistic default; every default can be overridden.
 
@@ -232,21 +233,8 @@ export function templateStatusUpdate(input: {
   };
 }
 
-/**
- * JSON as Meta writes webhook bodies: every non-ASCII character as a lowercase `\uXXXX`
- * escape (characters outside the BMP as their UTF-16 surrogate pair) and `/` as `\/`. A
- * receiver must verify the signature over these exact bytes, never over a re-encoding.
- */
-export function metaJsonEncode(value: unknown): string {
-  const json = JSON.stringify(value);
-  if (json === undefined)
-    throw new Error('metaJsonEncode: the value has no JSON form (undefined or a function)');
-  // `/` and non-ASCII characters only occur inside JSON strings, so the text can be rewritten
-  // as a whole; a JS string is UTF-16, so astral characters are already surrogate pairs.
-  return json.replace(/[/\u0080-\uffff]/g, (c) =>
-    c === '/' ? '\\/' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
+/** Meta's webhook JSON encoding; one implementation, in `@wapi/contracts`. */
+export { metaJsonEncode };
 
 /**
  * `X-Hub-Signature-256` for `body` (§3.2): `sha256=` + lowercase hex HMAC-SHA256 keyed with

@@ -1,15 +1,17 @@
 import type { GraphErrorBody, WebhookError } from '@wapi/contracts';
 import { newFbtraceId } from './ids';
 
-/** Titles and HTTP status per code, from the error-code table (reference §4). */
+/** Titles and HTTP status per code, from the error-code table (docs/meta-platform.md §4). */
 const CODES: Record<number, { http: number; title: string }> = {
   1: { http: 400, title: 'API Unknown' },
   4: { http: 400, title: 'Application request limit reached' },
   10: { http: 403, title: 'Permission denied' },
   100: { http: 400, title: 'Invalid parameter' },
-  // §12: message text for 190 is an assumption.
-  190: { http: 401, title: 'Invalid OAuth access token - Cannot parse access token' },
+  // 190 comes from Graph's OAuth layer; routes/graph-auth.ts writes its full messages.
+  190: { http: 401, title: 'Invalid OAuth access token' },
   200: { http: 403, title: 'Permission error' },
+  // Graph's answer to a path it cannot route (§1.1: a version it never released; unconfirmed).
+  2500: { http: 400, title: 'Unknown path components' },
   // Graph's callback verification failure when setting an override URL (§8.3).
   2200: { http: 400, title: 'Callback verification failed' },
   80007: { http: 400, title: 'Rate limit issues' },
@@ -51,6 +53,8 @@ export interface GraphErrorOptions {
   http?: number;
   /** Replaces `(#code) title` entirely (Graph's generic object errors do not use the title form). */
   message?: string;
+  /** Errors of Graph's OAuth layer (190) carry no WhatsApp `error_data` (docs/meta-platform.md §1.3). */
+  withoutErrorData?: boolean;
 }
 
 /** A Meta-style failure: the Graph plugin's error handler answers it with the §1.3 envelope. */
@@ -62,6 +66,7 @@ export class GraphError extends Error {
   readonly subcode: number | undefined;
   readonly type: string;
   readonly fullMessage: string | undefined;
+  readonly withErrorData: boolean;
   constructor(code: number, details: string, options: GraphErrorOptions = {}) {
     const known = CODES[code];
     const title = known?.title ?? 'API Unknown';
@@ -73,6 +78,7 @@ export class GraphError extends Error {
     this.subcode = options.subcode;
     this.type = options.type ?? 'OAuthException';
     this.fullMessage = options.message;
+    this.withErrorData = options.withoutErrorData !== true;
   }
 
   /** §1.3 envelope with a fresh random `fbtrace_id`. */
@@ -83,7 +89,9 @@ export class GraphError extends Error {
         type: this.type,
         code: this.code,
         ...(this.subcode !== undefined ? { error_subcode: this.subcode } : {}),
-        error_data: { messaging_product: 'whatsapp', details: this.details },
+        ...(this.withErrorData
+          ? { error_data: { messaging_product: 'whatsapp', details: this.details } }
+          : {}),
         fbtrace_id: newFbtraceId(),
       },
     };

@@ -1,60 +1,10 @@
-import { type Static, Type } from '@sinclair/typebox';
-
-const Opt = Type.Optional;
+import type { SandboxInboundSpec } from '@wapi/contracts';
 
 /**
- * What a simulated customer sends (control API). `kind` names the user action; the builder
- * turns it into Meta's inbound message object (§3.4).
+ * What a simulated customer sends (control API, shape in contracts). `kind` names the user
+ * action; {@link buildInbound} turns it into Meta's inbound message object (§3.4).
  */
-export const InboundSpec = Type.Object({
-  kind: Type.Union(
-    [
-      'text',
-      'image',
-      'video',
-      'audio',
-      'document',
-      'sticker',
-      'button',
-      'stop_promotions',
-      'button_reply',
-      'list_reply',
-      'location',
-      'reaction',
-      'contacts',
-      'order',
-      'unsupported',
-    ].map((k) => Type.Literal(k)),
-  ),
-  text: Opt(Type.String({ maxLength: 65_536 })),
-  caption: Opt(Type.String()),
-  mimeType: Opt(Type.String()),
-  filename: Opt(Type.String()),
-  /** Base64 media bytes; a small placeholder is generated when absent. */
-  data: Opt(Type.String()),
-  /** Size the user's media claims (bytes); above 100 MB it arrives as an error 131052 (§10). */
-  fileSize: Opt(Type.Integer({ minimum: 0, maximum: 2 ** 40 })),
-  voice: Opt(Type.Boolean()),
-  animated: Opt(Type.Boolean()),
-  payload: Opt(Type.String()),
-  replyId: Opt(Type.String()),
-  title: Opt(Type.String()),
-  description: Opt(Type.String()),
-  latitude: Opt(Type.Number()),
-  longitude: Opt(Type.Number()),
-  name: Opt(Type.String()),
-  address: Opt(Type.String()),
-  url: Opt(Type.String()),
-  /** Target of a reaction; quoted message for replies and template button taps. */
-  messageId: Opt(Type.String()),
-  emoji: Opt(Type.String()),
-  contacts: Opt(Type.Array(Type.Record(Type.String(), Type.Unknown()))),
-  order: Opt(Type.Record(Type.String(), Type.Unknown())),
-  unsupportedType: Opt(Type.String()),
-  referral: Opt(Type.Record(Type.String(), Type.Unknown())),
-  forwarded: Opt(Type.Boolean()),
-});
-export type InboundSpec = Static<typeof InboundSpec>;
+export { SandboxInboundSpec as InboundSpec } from '@wapi/contracts';
 
 export const MEDIA_KINDS = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
@@ -81,7 +31,7 @@ export interface BuiltMedia {
  * the type-named object, optional `context`/`referral`, `errors` on unsupported types.
  */
 export function buildInbound(
-  spec: InboundSpec,
+  spec: SandboxInboundSpec,
   base: { from: string; id: string; timestamp: string; businessNumber: string },
   media: BuiltMedia | undefined,
 ): Record<string, unknown> {

@@ -5,16 +5,7 @@ import type { PhoneNumber, World } from './world';
  * outside a customer-service window in a rolling 24 h. TIER_1K and TIER_50 come from the old
  * per-number ladder; TIER_NOT_SET is treated as unlimited (sandbox choice, unconfirmed).
  */
-export const MESSAGING_TIERS = [
-  'TIER_50',
-  'TIER_250',
-  'TIER_1K',
-  'TIER_2K',
-  'TIER_10K',
-  'TIER_100K',
-  'TIER_UNLIMITED',
-  'TIER_NOT_SET',
-] as const;
+export { MESSAGING_TIERS } from '@wapi/contracts';
 
 const TIER_REACH: Record<string, number> = {
   TIER_50: 50,
@@ -59,8 +50,15 @@ export function admitReach(world: World, number: PhoneNumber, waId: string, now:
     reach = new Map();
     world.portfolioReach.set(portfolioId, reach);
   }
-  for (const [user, at] of reach) if (now - at >= DAY_MS) reach.delete(user);
+  // The map is kept in the order users were last reached (re-reaching moves a user to the
+  // end), so expired users are a prefix: pruning stops at the first live one. O(1) amortised
+  // per send, where a full scan made load tests quadratic.
+  for (const [user, at] of reach) {
+    if (now - at < DAY_MS) break;
+    reach.delete(user);
+  }
   if (!reach.has(waId) && reach.size >= portfolioLimit(world, portfolioId)) return false;
+  reach.delete(waId);
   reach.set(waId, now);
   return true;
 }

@@ -61,3 +61,27 @@ export function pickFields(
   }
   return out as PhoneNumberInfo;
 }
+
+/**
+ * `fields=` on any Graph node (§1.1): the node's `id` plus the listed fields it has, or
+ * `defaults` (all fields when omitted) without `fields=`.
+ */
+export function selectFields<T extends { id: string }>(
+  view: T,
+  fields: string | undefined,
+  defaults?: string[],
+): Partial<T> & { id: string } {
+  if (!fields && !defaults) return view;
+  const wanted = fields
+    ? fields
+        .split(',')
+        .map((f) => f.trim())
+        .filter(Boolean)
+    : (defaults ?? []);
+  const out: Record<string, unknown> = { id: view.id };
+  for (const field of wanted) {
+    const value = (view as Record<string, unknown>)[field];
+    if (value !== undefined) out[field] = value;
+  }
+  return out as Partial<T> & { id: string };
+}

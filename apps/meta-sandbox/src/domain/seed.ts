@@ -1,6 +1,13 @@
-import { type Static, Type } from '@sinclair/typebox';
+import type {
+  SandboxSeed,
+  SandboxSeedApp,
+  SandboxSeedCustomer,
+  SandboxSeedPhoneNumber,
+  SandboxSeedTemplate,
+  SandboxSeedToken,
+  SandboxSeedWaba,
+} from '@wapi/contracts';
 import { newAccessToken, newObjectId, newSecret } from './ids';
-import { MESSAGING_TIERS } from './messaging-limits';
 import { createThroughputLimiter } from './rate-limiters';
 import { callingCodeOf } from './recipient';
 import { checkSendTtl } from './ttl';
@@ -16,88 +23,17 @@ import {
   type World,
 } from './world';
 
-export const WebhookField = Type.Union(WEBHOOK_FIELDS.map((f) => Type.Literal(f)));
-
-const Opt = Type.Optional;
-
-export const SeedApp = Type.Object({
-  id: Opt(Type.String({ pattern: '^[0-9]{1,20}$' })),
-  name: Opt(Type.String({ maxLength: 100 })),
-  secret: Opt(Type.String({ minLength: 8 })),
-  callbackUrl: Opt(Type.String({ pattern: '^https?://' })),
-  verifyToken: Opt(Type.String()),
-  /** §3.7 webhook fields the app subscribes to; all of them when absent. */
-  fields: Opt(Type.Array(WebhookField, { uniqueItems: true })),
-});
-export const SeedPhoneNumber = Type.Object({
-  id: Opt(Type.String({ pattern: '^[0-9]{1,20}$' })),
-  wabaId: Opt(Type.String()),
-  display: Type.String({ pattern: '^\\+?[0-9]{6,15}$' }),
-  verifiedName: Opt(Type.String()),
-  registered: Opt(Type.Boolean()),
-  pin: Opt(Type.String({ pattern: '^[0-9]{6}$' })),
-  // §5.1: 80 by default, 20 for coexistence numbers, up to 1,000 after the upgrade.
-  throughputMps: Opt(Type.Integer({ minimum: 1, maximum: 1_000 })),
-  qualityRating: Opt(Type.Union(['GREEN', 'YELLOW', 'RED', 'NA', 'UNKNOWN'].map((q) => Type.Literal(q)))),
-  // §5.3 tiers (TIER_1K / TIER_50 from the old per-number ladder).
-  messagingLimit: Opt(Type.Union(MESSAGING_TIERS.map((t) => Type.Literal(t)))),
-});
-export const SeedWaba = Type.Object({
-  id: Opt(Type.String({ pattern: '^[0-9]{1,20}$' })),
-  name: Opt(Type.String()),
-  /** Apps subscribed to this WABA's webhooks (as if `POST /{waba-id}/subscribed_apps` was called). */
-  subscribedApps: Opt(Type.Array(Type.String())),
-  phoneNumbers: Opt(Type.Array(SeedPhoneNumber)),
-});
-export const SeedToken = Type.Object({
-  value: Opt(Type.String({ minLength: 8 })),
-  appId: Type.String(),
-  kind: Opt(Type.Union([Type.Literal('system'), Type.Literal('business')])),
-  wabaIds: Opt(Type.Array(Type.String())),
-  expiresInMs: Opt(Type.Integer({ minimum: 1 })),
-});
-export const SeedCustomer = Type.Object({
-  waId: Type.String({ pattern: '^[0-9]{6,15}$' }),
-  name: Opt(Type.String()),
-  onWhatsApp: Opt(Type.Boolean()),
-  online: Opt(Type.Boolean()),
-  readReceipts: Opt(Type.Boolean()),
-  marketing: Opt(Type.Union([Type.Literal('stop'), Type.Literal('resume')])),
-  /** §6 per-user marketing limit: marketing templates per rolling 24 h; `null` = no cap. */
-  marketingCap: Opt(Type.Union([Type.Integer({ minimum: 0, maximum: 1_000 }), Type.Null()])),
-  /** §6 US (+1) marketing pause for this user; `null` = SANDBOX_US_MARKETING_PAUSE. */
-  usMarketingPause: Opt(Type.Union([Type.Boolean(), Type.Null()])),
-  /** §4 130472: the user is in a marketing experiment. */
-  marketingExperiment: Opt(Type.Boolean()),
-  /** §12: blocked the business — messages stay `sent`. */
-  blocked: Opt(Type.Boolean()),
-  /** §3.5: plays voice notes (`played` after `read`). */
-  playsVoiceNotes: Opt(Type.Boolean()),
-});
-export const SeedTemplate = Type.Object({
-  id: Opt(Type.String()),
-  wabaId: Type.String(),
-  name: Type.String({ pattern: '^[a-z0-9_]{1,512}$' }),
-  language: Type.String(),
-  category: Type.Union(['MARKETING', 'UTILITY', 'AUTHENTICATION'].map((c) => Type.Literal(c))),
-  status: Opt(
-    Type.Union(['PENDING', 'APPROVED', 'REJECTED', 'PAUSED', 'DISABLED'].map((s) => Type.Literal(s))),
-  ),
-  parameterFormat: Opt(Type.Union([Type.Literal('named'), Type.Literal('positional')])),
-  components: Type.Array(Type.Record(Type.String(), Type.Unknown())),
-  /** §2.11 custom TTL; checked against the category's range like the Graph create call. */
-  messageSendTtlSeconds: Opt(Type.Integer()),
-});
-
-/** The initial world (SANDBOX_SEED_FILE, `POST /_sandbox/world`). Missing ids are generated. */
-export const Seed = Type.Object({
-  apps: Opt(Type.Array(SeedApp)),
-  wabas: Opt(Type.Array(SeedWaba)),
-  tokens: Opt(Type.Array(SeedToken)),
-  customers: Opt(Type.Array(SeedCustomer)),
-  templates: Opt(Type.Array(SeedTemplate)),
-});
-export type Seed = Static<typeof Seed>;
+// The seed shapes are the control API's, shared with other apps' tests through contracts.
+export {
+  MetaWebhookField as WebhookField,
+  SandboxSeed as Seed,
+  SandboxSeedApp as SeedApp,
+  SandboxSeedCustomer as SeedCustomer,
+  SandboxSeedPhoneNumber as SeedPhoneNumber,
+  SandboxSeedTemplate as SeedTemplate,
+  SandboxSeedToken as SeedToken,
+  SandboxSeedWaba as SeedWaba,
+} from '@wapi/contracts';
 
 export interface SeedDefaults {
   throughputMps: number;
@@ -105,7 +41,7 @@ export interface SeedDefaults {
 
 export class SeedError extends Error {}
 
-export function addApp(world: World, input: Static<typeof SeedApp>): SandboxApp {
+export function addApp(world: World, input: SandboxSeedApp): SandboxApp {
   const app: SandboxApp = {
     id: input.id ?? newObjectId(),
     name: input.name ?? 'Sandbox App',
@@ -121,7 +57,7 @@ export function addApp(world: World, input: Static<typeof SeedApp>): SandboxApp 
 export function addPhoneNumber(
   world: World,
   wabaId: string,
-  input: Static<typeof SeedPhoneNumber>,
+  input: SandboxSeedPhoneNumber,
   defaults: SeedDefaults,
 ): PhoneNumber {
   if (!world.wabas.has(wabaId)) throw new SeedError(`unknown WABA ${wabaId}`);
@@ -141,12 +77,13 @@ export function addPhoneNumber(
     registerCalls: [],
     override: undefined,
     limiter: createThroughputLimiter(mps),
+    profile: {},
   };
   world.numbers.set(number.id, number);
   return number;
 }
 
-export function addWaba(world: World, input: Static<typeof SeedWaba>, defaults: SeedDefaults): Waba {
+export function addWaba(world: World, input: SandboxSeedWaba, defaults: SeedDefaults): Waba {
   const waba: Waba = {
     id: input.id ?? newObjectId(),
     name: input.name ?? 'Sandbox WABA',
@@ -164,7 +101,7 @@ export function addWaba(world: World, input: Static<typeof SeedWaba>, defaults: 
   return waba;
 }
 
-export function addToken(world: World, input: Static<typeof SeedToken>, now: number): AccessToken {
+export function addToken(world: World, input: SandboxSeedToken, now: number): AccessToken {
   if (!world.apps.has(input.appId)) throw new SeedError(`unknown app ${input.appId}`);
   const token: AccessToken = {
     value: input.value ?? newAccessToken(),
@@ -179,7 +116,7 @@ export function addToken(world: World, input: Static<typeof SeedToken>, now: num
   return token;
 }
 
-export function setCustomer(world: World, input: Static<typeof SeedCustomer>): Customer {
+export function setCustomer(world: World, input: SandboxSeedCustomer): Customer {
   const existing = world.customers.get(input.waId);
   const customer: Customer = {
     waId: input.waId,
@@ -202,7 +139,7 @@ export function setCustomer(world: World, input: Static<typeof SeedCustomer>): C
   return customer;
 }
 
-export function addTemplate(world: World, input: Static<typeof SeedTemplate>, now: number): Template {
+export function addTemplate(world: World, input: SandboxSeedTemplate, now: number): Template {
   if (!world.wabas.has(input.wabaId)) throw new SeedError(`unknown WABA ${input.wabaId}`);
   const ttlProblem = checkSendTtl(input.category, input.messageSendTtlSeconds);
   if (ttlProblem) throw new SeedError(ttlProblem);
@@ -224,7 +161,7 @@ export function addTemplate(world: World, input: Static<typeof SeedTemplate>, no
 }
 
 /** Applies a seed in dependency order: apps, WABAs (with numbers), tokens, customers, templates. */
-export function applySeed(world: World, seed: Seed, now: number, defaults: SeedDefaults) {
+export function applySeed(world: World, seed: SandboxSeed, now: number, defaults: SeedDefaults) {
   return {
     apps: (seed.apps ?? []).map((a) => addApp(world, a)),
     wabas: (seed.wabas ?? []).map((w) => addWaba(world, w, defaults)),

@@ -44,7 +44,7 @@ export function createTemplate(world: World, wabaId: string, body: unknown, now:
     throw new GraphError(100, 'The WhatsApp Business Account has reached its template limit.', {
       subcode: 2388019,
     });
-  // §5.4: at most 100 templates created per WABA per hour. The reference gives no code for it;
+  // §5.4: at most 100 templates created per WABA per hour. docs/meta-platform.md gives no code for it;
   // 80008 (§4, listed for message_templates) is the sandbox's choice.
   const waba = world.wabas.get(wabaId);
   if (waba) {
@@ -123,7 +123,7 @@ const EDITABLE = new Set<TemplateStatus>(['APPROVED', 'REJECTED', 'PAUSED']);
  * `POST /{template-id}` (§7.1, §7.4): only APPROVED, REJECTED or PAUSED templates; only
  * category, components (replaced wholesale) and TTL; an approved template's category is fixed,
  * and it may be edited at most once per 24 h and 10 times per 30 days. The edit goes back to
- * review (PENDING). Meta's codes for these refusals are not in the reference: code 100.
+ * review (PENDING). Meta's codes for these refusals are not documented (docs/meta-platform.md §7.4): code 100.
  */
 export function editTemplate(template: Template, body: unknown, now: number): void {
   if (!isObj(body)) throw invalidParam('The request body must be an object.');

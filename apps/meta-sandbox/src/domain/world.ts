@@ -13,27 +13,7 @@ export interface SandboxApp {
 }
 
 /** Webhook fields of §3.7; an app subscribes to all of them unless told otherwise. */
-export const WEBHOOK_FIELDS = [
-  'account_alerts',
-  'account_review_update',
-  'account_update',
-  'automatic_events',
-  'business_capability_update',
-  'history',
-  'message_template_components_update',
-  'message_template_quality_update',
-  'message_template_status_update',
-  'messages',
-  'partner_solutions',
-  'payment_configuration_update',
-  'phone_number_name_update',
-  'phone_number_quality_update',
-  'security',
-  'smb_app_state_sync',
-  'smb_message_echoes',
-  'template_category_update',
-  'user_preferences',
-] as const;
+export { META_WEBHOOK_FIELDS as WEBHOOK_FIELDS } from '@wapi/contracts';
 
 export interface AccessToken {
   value: string;
@@ -85,6 +65,19 @@ export interface PhoneNumber {
   registerCalls: number[];
   override: { uri: string; verifyToken: string | undefined } | undefined;
   limiter: ThroughputLimiter;
+  /** The WhatsApp business profile shown to users (docs/meta-platform.md §8.6). */
+  profile: BusinessProfile;
+}
+
+/** Business profile fields as Graph names them (§8.6); only fields that were set are kept. */
+export interface BusinessProfile {
+  about?: string;
+  address?: string;
+  description?: string;
+  email?: string;
+  profile_picture_url?: string;
+  websites?: string[];
+  vertical?: string;
 }
 
 export interface Customer {

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { GraphError, unknownObject } from '../domain/graph-error';
 import { createHourlyCallLimiter as createLimiter } from '../domain/rate-limiters';
+import { DEFAULT_GRAPH_MAJOR } from '../domain/versions';
 import type { AccessToken, PhoneNumber, Waba } from '../domain/world';
 import type { Sandbox } from '../sandbox';
 
@@ -19,24 +20,67 @@ export function presentedToken(request: FastifyRequest): string | undefined {
   return typeof fromQuery === 'string' && fromQuery.length > 0 ? fromQuery : undefined;
 }
 
-/** §12: unknown, expired or revoked token → 401 code 190. */
+/**
+ * §1.2 / §12: a missing, unknown, revoked or expired token → 401 code 190. These come from
+ * Graph's OAuth layer, not from WhatsApp: the message is plain text (no `(#190)` prefix) and
+ * there is no `error_data` (docs/meta-platform.md §1.3).
+ */
 export function authenticate(sandbox: Sandbox, request: FastifyRequest): AccessToken {
   const value = presentedToken(request);
   if (!value)
-    throw new GraphError(190, 'An active access token must be used to query information.', { http: 401 });
+    throw oauthError('An active access token must be used to query information about this resource.');
   const token = sandbox.world.tokens.get(value);
-  if (!token || token.revoked)
-    throw new GraphError(190, 'The access token could not be decrypted or has been revoked.', { http: 401 });
-  if (token.expiresAt !== undefined && token.expiresAt <= sandbox.now())
-    throw new GraphError(190, 'Error validating access token: Session has expired.', { http: 401 });
+  if (!token) throw oauthError('Invalid OAuth access token - Cannot parse access token');
+  if (token.revoked)
+    throw oauthError(
+      'Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.',
+      460,
+    );
+  const now = sandbox.now();
+  if (token.expiresAt !== undefined && token.expiresAt <= now)
+    throw oauthError(
+      `Error validating access token: Session has expired on ${graphDate(token.expiresAt)}. The current time is ${graphDate(now)}.`,
+      463,
+    );
   tokens.set(request, token);
   return token;
 }
 
+function oauthError(message: string, subcode?: number): GraphError {
+  return new GraphError(190, message, {
+    http: 401,
+    message,
+    withoutErrorData: true,
+    ...(subcode === undefined ? {} : { subcode }),
+  });
+}
+
+/** `Tuesday, 10-Oct-23 08:00:00 UTC`, the date form of Graph's token messages (in UTC here). */
+function graphDate(ms: number): string {
+  const d = new Date(ms);
+  const day = d.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' });
+  const month = d.toLocaleDateString('en-US', { month: 'short', timeZone: 'UTC' });
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${day}, ${two(d.getUTCDate())}-${month}-${two(d.getUTCFullYear() % 100)} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} UTC`;
+}
+
 export function tokenOf(request: FastifyRequest): AccessToken {
   const token = tokens.get(request);
-  if (!token) throw new GraphError(190, 'An active access token must be used to query information.');
+  if (!token)
+    throw oauthError('An active access token must be used to query information about this resource.');
   return token;
+}
+
+/** The Graph version (major) each request is answered as, set by the plugin's version hook. */
+const versions = new WeakMap<FastifyRequest, number>();
+
+export function setGraphVersion(request: FastifyRequest, major: number): void {
+  versions.set(request, major);
+}
+
+/** The version the request is answered as (§1.1): its path's, upgraded or defaulted. */
+export function graphVersion(request: FastifyRequest): number {
+  return versions.get(request) ?? DEFAULT_GRAPH_MAJOR;
 }
 
 export function canAccessWaba(token: AccessToken, wabaId: string): boolean {
@@ -74,9 +118,4 @@ export function countManagementCall(sandbox: Sandbox, request: FastifyRequest, w
   const active = [...sandbox.world.numbers.values()].some((n) => n.wabaId === waba.id && n.registered);
   if (!limiter.tryTake(sandbox.now(), active ? 5_000 : 200))
     throw new GraphError(80007, 'The WhatsApp Business Account has reached its rate limit.');
-}
-
-/** `v21.0` → 21. */
-export function versionNumber(version: string): number {
-  return Number(/^v(\d{1,2})\.0$/.exec(version)?.[1] ?? 0);
 }

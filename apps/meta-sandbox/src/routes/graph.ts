@@ -1,29 +1,58 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { GraphErrorBody } from '@wapi/contracts';
+import type { ServiceApp } from '@wapi/service-kit';
+import type { FastifyError, FastifyRequest } from 'fastify';
 import { GraphError, unknownObject } from '../domain/graph-error';
+import { resolveVersion, VERSION_SEGMENT } from '../domain/versions';
 import type { Sandbox } from '../sandbox';
-import { authenticate } from './graph-auth';
-import { registerMediaRoutes } from './media';
+import { authenticate, setGraphVersion } from './graph-auth';
+import { registerMediaDownload, registerMediaRoutes } from './media';
 import { registerMessageRoutes } from './messages';
 import { registerObjectRoutes } from './objects';
 import { registerOnboardingRoutes } from './onboarding';
+import { registerProfileRoutes } from './profile';
 import { registerTemplateRoutes } from './templates';
-
-const VERSION = /^v\d{1,2}\.0$/;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Graph routes that authenticate another way (oauth code exchange). */
+    /** Graph routes that authenticate another way (oauth code exchange, media downloads). */
     graphPublic?: boolean;
-    /** Routes outside `/{version}/` (media downloads). */
+    /** Routes outside Graph's `/{version}/…` shape (media downloads). */
     unversioned?: boolean;
   }
 }
 
+/** Query parameters that are never request parameters of a POST. */
+const NOT_PARAMETERS = new Set(['access_token', 'appsecret_proof']);
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+
 /**
- * Meta's Graph surface under `/{version}/…` (§1.1: any `vNN.0`). Encapsulated so its error
- * handler answers Meta's envelope (§1.3) instead of wapi's.
+ * The Graph surface, registered twice by {@link graphRoutes}: under `/:version` and without a
+ * version segment (docs/meta-platform.md §1.1: a version-less call is answered as the default
+ * version).
  */
-export async function graphRoutes(app: FastifyInstance, opts: { sandbox: Sandbox }): Promise<void> {
+async function graphSurface(app: ServiceApp, opts: { sandbox: Sandbox }): Promise<void> {
+  const { sandbox } = opts;
+  registerMessageRoutes(app, sandbox);
+  registerMediaRoutes(app, sandbox);
+  registerTemplateRoutes(app, sandbox);
+  registerProfileRoutes(app, sandbox);
+  registerOnboardingRoutes(app, sandbox);
+  registerObjectRoutes(app, sandbox);
+}
+
+function firstSegment(request: FastifyRequest): string {
+  return (request.url.split('?')[0] ?? '').split('/')[1] ?? '';
+}
+
+/**
+ * Meta's Graph surface under `/{version}/…` and version-less (§1.1). Encapsulated so its error
+ * handler answers Meta's envelope (§1.3) instead of wapi's, and so its lenient body parsing
+ * (§1.4: empty JSON bodies, parameters in the query string of a POST) stays on Meta's paths.
+ */
+export async function graphRoutes(app: ServiceApp, opts: { sandbox: Sandbox }): Promise<void> {
   const { sandbox } = opts;
 
   // multipart bodies (media upload, §10) are read whole and parsed by the media route.
@@ -36,12 +65,55 @@ export async function graphRoutes(app: FastifyInstance, opts: { sandbox: Sandbox
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(String(body)))),
   );
+  // §1.4: Graph takes an empty body sent with a JSON content type (a media DELETE, a body-less
+  // subscribed_apps POST) as no parameters, where Fastify's own parser refuses it.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new GraphError(100, 'The request body is not valid JSON; send a JSON object.'), undefined);
+    }
+  });
 
   app.addHook('onRequest', async (request, reply) => {
-    const version = (request.params as { version?: string }).version;
     const config = request.routeOptions.config;
-    if (!config.unversioned && (version === undefined || !VERSION.test(version))) return reply.callNotFound();
+    if (config.unversioned) {
+      if (!config.graphPublic) authenticate(sandbox, request);
+      return;
+    }
+    const segment = (request.params as { version?: string }).version;
+    if (segment === undefined) {
+      // The version-less copy of the surface: its first segment is a Graph id or edge, never
+      // a path of wapi's own (`/_sandbox`, `/favicon.ico` stay wapi's 404).
+      const first = firstSegment(request);
+      if (!/^\d+$/.test(first) && first !== 'oauth' && first !== 'debug_token') return reply.callNotFound();
+    } else if (!VERSION_SEGMENT.test(segment)) {
+      // Not a version at all: wapi's 404 for the catch-all (e.g. `/_sandbox/unknown`).
+      return reply.callNotFound();
+    }
+    const version = resolveVersion(segment, sandbox.now());
+    if (!version.ok)
+      // §1.1: a version Graph never released. Meta's exact answer is unconfirmed (§13).
+      throw new GraphError(2500, `Unknown path components: ${request.url.split('?')[0]}`, {
+        message: `Unknown path components: ${request.url.split('?')[0]}`,
+      });
+    setGraphVersion(request, version.major);
     if (!config.graphPublic) authenticate(sandbox, request);
+  });
+
+  // §1.4: parameters given in the query string of a POST count as body parameters (the body
+  // wins where both give one; that precedence is the sandbox's assumption).
+  app.addHook('preValidation', async (request) => {
+    if (request.method !== 'POST') return;
+    const query = request.query as Record<string, unknown>;
+    const fromQuery = Object.entries(query).filter(([k]) => !NOT_PARAMETERS.has(k));
+    if (fromQuery.length === 0) return;
+    if (request.body === undefined || request.body === null) request.body = Object.fromEntries(fromQuery);
+    else if (isPlainObject(request.body))
+      request.body = { ...Object.fromEntries(fromQuery), ...request.body };
   });
 
   app.setErrorHandler((error: FastifyError | GraphError, request, reply) => {
@@ -59,14 +131,21 @@ export async function graphRoutes(app: FastifyInstance, opts: { sandbox: Sandbox
     return reply.status(500).send(e.toBody());
   });
 
-  registerMessageRoutes(app, sandbox);
-  registerMediaRoutes(app, sandbox);
-  registerTemplateRoutes(app, sandbox);
-  registerOnboardingRoutes(app, sandbox);
-  registerObjectRoutes(app, sandbox);
+  registerMediaDownload(app, sandbox);
+  await app.register(graphSurface, { prefix: '/:version', sandbox });
+  await app.register(graphSurface, { sandbox });
 
   // Any other path under a version: Graph's "object does not exist" answer.
-  app.all('/:version/*', async (request) => {
-    throw unknownObject(request.method, (request.params as { '*': string })['*'].split('/')[0] ?? '');
-  });
+  app.all(
+    '/:version/*',
+    {
+      schema: {
+        params: Type.Object({ version: Type.String(), '*': Type.String() }),
+        response: { '4xx': GraphErrorBody },
+      },
+    },
+    async (request) => {
+      throw unknownObject(request.method, request.params['*'].split('/')[0] ?? '');
+    },
+  );
 }

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { MediaInfo } from '@wapi/contracts';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MediaUploadResponse } from '@wapi/contracts';
+import type { ServiceApp } from '@wapi/service-kit';
+import type { FastifyRequest } from 'fastify';
 import { GraphError, invalidParam, missing } from '../domain/graph-error';
 import { newObjectId } from '../domain/ids';
 import { MEDIA_LIMITS, MEDIA_URL_TTL_MS, UPLOADED_MEDIA_TTL_MS } from '../domain/media-types';
@@ -8,6 +10,13 @@ import { parseMultipart } from '../domain/multipart';
 import type { Media } from '../domain/world';
 import type { Sandbox } from '../sandbox';
 import { authenticate, canAccessWaba, requireNumber } from './graph-auth';
+import {
+  graphAnswers,
+  MediaBytes,
+  MediaDownloadQuery,
+  MediaUploadQuery,
+  NumberParams,
+} from './graph-schemas';
 
 /** Path of media downloads, shaped like Meta's lookaside URLs (§10). */
 export const MEDIA_DOWNLOAD_PATH = '/whatsapp_business/attachments/';
@@ -52,10 +61,17 @@ export function storeMedia(
   return media;
 }
 
-/** Media upload (§10) and the authenticated download of media URLs. */
-export function registerMediaRoutes(app: FastifyInstance, sandbox: Sandbox): void {
-  app.post<{ Params: { version: string; phoneNumberId: string } }>(
-    '/:version/:phoneNumberId/media',
+/** Media upload (§10). */
+export function registerMediaRoutes(app: ServiceApp, sandbox: Sandbox): void {
+  app.post(
+    '/:phoneNumberId/media',
+    {
+      schema: {
+        params: NumberParams,
+        querystring: MediaUploadQuery,
+        response: graphAnswers(MediaUploadResponse),
+      },
+    },
     async (request) => {
       const number = requireNumber(sandbox, request, request.params.phoneNumberId);
       const contentType = String(request.headers['content-type'] ?? '');
@@ -64,11 +80,13 @@ export function registerMediaRoutes(app: FastifyInstance, sandbox: Sandbox): voi
       const parts = parseMultipart(request.body, contentType);
       if (!parts) throw invalidParam('The multipart body is malformed.');
       const field = (name: string) => parts.find((p) => p.name === name);
-      if (field('messaging_product')?.data.toString() !== 'whatsapp')
+      // §1.4: `messaging_product` may come in the query string instead of a form field.
+      const product = field('messaging_product')?.data.toString() ?? request.query.messaging_product;
+      if (product !== 'whatsapp')
         throw invalidParam('The parameter messaging_product is required and must be "whatsapp".');
       const file = field('file');
       if (!file || file.filename === undefined) throw missing('file');
-      const mimeType = field('type')?.data.toString().trim() || file.contentType;
+      const mimeType = field('type')?.data.toString().trim() || request.query.type || file.contentType;
       if (!mimeType) throw missing('type');
       const limit = MEDIA_LIMITS[mimeType];
       if (limit === undefined)
@@ -81,11 +99,17 @@ export function registerMediaRoutes(app: FastifyInstance, sandbox: Sandbox): voi
       return { id: media.id };
     },
   );
+}
 
+/** The authenticated download of media URLs (§10); outside Graph's versioned paths. */
+export function registerMediaDownload(app: ServiceApp, sandbox: Sandbox): void {
   // §10: the URL needs the bearer token; expired or unknown → 404.
-  app.get<{ Querystring: { mid?: string; hash?: string } }>(
+  app.get(
     MEDIA_DOWNLOAD_PATH,
-    { config: { graphPublic: true, unversioned: true } },
+    {
+      config: { graphPublic: true, unversioned: true },
+      schema: { querystring: MediaDownloadQuery, response: graphAnswers(MediaBytes) },
+    },
     async (request, reply) => {
       const token = authenticate(sandbox, request);
       const link = sandbox.world.mediaUrls.get(request.query.hash ?? '');

@@ -1,3 +1,5 @@
+import { Type } from '@sinclair/typebox';
+import { ErrorResponse } from '@wapi/contracts';
 import type { FastifyInstance } from 'fastify';
 import { conversationsView } from '../domain/conversations';
 import type { Sandbox } from '../sandbox';
@@ -11,12 +13,30 @@ const CSP =
 
 /** `GET /_sandbox` (the page), `/_sandbox/ui.js`, and `GET /_sandbox/ui/state` (admin). */
 export async function uiRoutes(app: FastifyInstance, { sandbox }: { sandbox: Sandbox }): Promise<void> {
-  app.get('/', async (_request, reply) =>
+  const html = { schema: { response: { 200: Type.String({ description: 'the page (text/html)' }) } } };
+  const script = {
+    schema: { response: { 200: Type.String({ description: 'its script (text/javascript)' }) } },
+  };
+  app.get('/', html, async (_request, reply) =>
     reply.header('content-security-policy', CSP).type('text/html; charset=utf-8').send(PAGE_HTML),
   );
-  app.get('/ui.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(PAGE_JS));
+  app.get('/ui.js', script, async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').send(PAGE_JS),
+  );
   app.register(async (scope) => {
     scope.addHook('onRequest', adminGuard(sandbox.config.SANDBOX_ADMIN_TOKEN));
-    scope.get('/ui/state', async () => ({ numbers: conversationsView(sandbox.world) }));
+    scope.get(
+      '/ui/state',
+      {
+        schema: {
+          response: {
+            // The page's own view model (not a contract): open, so nothing is dropped.
+            200: Type.Object({ numbers: Type.Array(Type.Object({}, { additionalProperties: true })) }),
+            '4xx': ErrorResponse,
+          },
+        },
+      },
+      async () => ({ numbers: conversationsView(sandbox.world) }),
+    );
   });
 }

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
-import type { WebhookEnvelope } from '@wapi/contracts';
+import { metaJsonEncode } from '@wapi/contracts';
 import { atLeast } from '../domain/timers';
+import { batchEnvelope, type PendingChange, type WebhookEncoding } from './batching';
 import { signBody } from './signature';
 
 /** Where one app receives webhooks; signatures are keyed per app (§3.2, §11). */
@@ -44,6 +45,8 @@ export interface DeliveryOptions {
   /** Changes queued within this window share POSTs; 0 = those of one event-loop tick (§3.6). */
   batchWindowMs: number;
   concurrency: number;
+  /** `meta`: Meta's `\uXXXX` / `\/` escaping (docs/meta-platform.md §3.2); `utf8`: raw UTF-8. */
+  encoding: WebhookEncoding;
   now: () => number;
   random: () => number;
   faults: () => Faults;
@@ -65,11 +68,13 @@ export interface DeliveryRecord {
   duplicatesSent: number;
 }
 
-interface PendingChange {
-  wabaId: string;
-  field: string;
-  value: Record<string, unknown>;
-  at: number;
+/** Sendable changes of one receiver; `start` is the first not yet cut into a POST. */
+interface Outbox {
+  target: WebhookTarget;
+  pending: PendingChange[];
+  start: number;
+  /** Shuffled since the last changes arrived (reorder fault). */
+  shuffled: boolean;
 }
 
 export interface DeliveryEngine {
@@ -99,7 +104,10 @@ export interface DeliveryStats {
 const KEEP_RECORDS = 2_000;
 
 export function createDeliveryEngine(options: DeliveryOptions): DeliveryEngine {
+  /** Changes collecting in the current batch window, per receiver (app × URL). */
   const queues = new Map<string, { target: WebhookTarget; pending: PendingChange[] }>();
+  /** Changes whose window closed, waiting for a free slot, per receiver. */
+  const outbox = new Map<string, Outbox>();
   const ready: Array<{ record: DeliveryRecord; duplicate: boolean }> = [];
   const timers = new Set<NodeJS.Timeout>();
   const records: DeliveryRecord[] = [];
@@ -124,62 +132,95 @@ export function createDeliveryEngine(options: DeliveryOptions): DeliveryEngine {
     }
   }
 
-  /** §3.3 envelope; one entry per WABA; `time` only on non-`messages` fields. */
-  function envelope(changes: PendingChange[]): WebhookEnvelope {
-    const entries = new Map<string, WebhookEnvelope['entry'][number]>();
-    for (const change of changes) {
-      let entry = entries.get(change.wabaId);
-      if (!entry) {
-        entry = { id: change.wabaId, changes: [] };
-        if (change.field !== 'messages') entry.time = Math.floor(change.at / 1_000);
-        entries.set(change.wabaId, entry);
-      }
-      entry.changes.push({ field: change.field, value: change.value });
+  /** Builds the next POST of `box`: up to `batchMax` of its waiting changes, encoded and signed. */
+  function cut(box: Outbox): DeliveryRecord {
+    if (options.faults().reorder && !box.shuffled) {
+      const rest = box.pending.slice(box.start);
+      shuffle(rest);
+      box.pending = rest;
+      box.start = 0;
+      box.shuffled = true;
     }
-    return { object: 'whatsapp_business_account', entry: [...entries.values()] };
+    const changes = box.pending.slice(box.start, box.start + options.batchMax);
+    box.start += changes.length;
+    if (box.start > 1_024 && box.start * 2 > box.pending.length) {
+      box.pending = box.pending.slice(box.start);
+      box.start = 0;
+    }
+    const envelope = batchEnvelope(changes);
+    // The signature is computed over exactly these bytes, sent unchanged on every attempt.
+    const body = Buffer.from(
+      options.encoding === 'meta' ? metaJsonEncode(envelope) : JSON.stringify(envelope),
+      'utf8',
+    );
+    const record: DeliveryRecord = {
+      id: nextId++,
+      url: box.target.url,
+      appId: box.target.appId,
+      body,
+      signature: signBody(box.target.secret, body),
+      changes: changes.length,
+      attempts: 0,
+      firstAttemptAt: undefined,
+      state: 'queued',
+      lastResult: undefined,
+      duplicatesSent: 0,
+    };
+    records.push(record);
+    if (records.length > KEEP_RECORDS) records.shift();
+    return record;
   }
 
+  /**
+   * The batch window closed: its changes become sendable. POSTs are cut from them only when a
+   * slot is free (see {@link pump}), so while receivers are busy changes keep accumulating and
+   * POSTs grow towards `batchMax` — Meta batches more under load too (§3.6) — instead of the
+   * sandbox spending its CPU on many small POSTs.
+   */
   function flush(): void {
     flushScheduled = false;
     const faults = options.faults();
     for (const [key, queue] of queues) {
       queues.delete(key);
-      if (faults.reorder) shuffle(queue.pending);
-      for (let i = 0; i < queue.pending.length; i += options.batchMax) {
-        const changes = queue.pending.slice(i, i + options.batchMax);
-        const body = Buffer.from(JSON.stringify(envelope(changes)));
-        const record: DeliveryRecord = {
-          id: nextId++,
-          url: queue.target.url,
-          appId: queue.target.appId,
-          body,
-          signature: signBody(queue.target.secret, body),
-          changes: changes.length,
-          attempts: 0,
-          firstAttemptAt: undefined,
-          state: 'queued',
-          lastResult: undefined,
-          duplicatesSent: 0,
-        };
-        records.push(record);
-        if (records.length > KEEP_RECORDS) records.shift();
-        if (faults.delayMs > 0) {
+      let box = outbox.get(key);
+      if (!box) {
+        box = { target: queue.target, pending: [], start: 0, shuffled: false };
+        outbox.set(key, box);
+      }
+      for (const change of queue.pending) box.pending.push(change);
+      box.shuffled = false;
+      if (faults.delayMs > 0) {
+        // Delay fault: cut now, hold each POST back before its first attempt.
+        outbox.delete(key);
+        while (box.start < box.pending.length) {
+          const record = cut(box);
           delayed++;
           later(faults.delayMs + Math.floor(options.random() * faults.delayMs), () => {
             delayed--;
             ready.push({ record, duplicate: false });
             pump();
           });
-        } else ready.push({ record, duplicate: false });
+        }
       }
     }
     pump();
   }
 
   function pump(): void {
-    while (!closed && inFlight < options.concurrency && ready.length > 0) {
+    while (!closed && inFlight < options.concurrency) {
       const next = ready.shift();
-      if (next) void attempt(next.record, next.duplicate);
+      if (next) {
+        void attempt(next.record, next.duplicate);
+        continue;
+      }
+      const first = outbox.entries().next();
+      if (first.done) break;
+      const [key, box] = first.value;
+      const record = cut(box);
+      // Round robin between receivers: a box with more to send goes to the back.
+      outbox.delete(key);
+      if (box.start < box.pending.length) outbox.set(key, box);
+      void attempt(record, false);
     }
   }
 
@@ -282,18 +323,27 @@ export function createDeliveryEngine(options: DeliveryOptions): DeliveryEngine {
     stats() {
       let queuedChanges = ready.length + delayed;
       for (const q of queues.values()) queuedChanges += q.pending.length;
+      for (const box of outbox.values()) queuedChanges += box.pending.length - box.start;
       return { ...stats, queuedChanges, inFlight, waitingRetry };
     },
     recent(limit) {
       return records.slice(-limit);
     },
     idle() {
-      return queues.size === 0 && ready.length === 0 && inFlight === 0 && waitingRetry === 0 && delayed === 0;
+      return (
+        queues.size === 0 &&
+        outbox.size === 0 &&
+        ready.length === 0 &&
+        inFlight === 0 &&
+        waitingRetry === 0 &&
+        delayed === 0
+      );
     },
     reset() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       queues.clear();
+      outbox.clear();
       flushScheduled = false;
       ready.length = 0;
       records.length = 0;
