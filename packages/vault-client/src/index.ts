@@ -1,0 +1,1 @@
+export { createVaultClient, type VaultClient, type VaultClientOptions } from './client';
