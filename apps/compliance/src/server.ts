@@ -1,13 +1,16 @@
 import { runService } from '@wapi/service-kit';
-import { createMongoClient } from '@wapi/store';
+import { createMongoClient, migrate } from '@wapi/store';
 import { buildApp } from './app';
 import { configSchema, SERVICE } from './config';
+import { INDEXES } from './data/indexes';
 
 await runService({
   service: SERVICE,
   configSchema,
   async start({ config, log, own, redis }) {
     const mongo = own('mongodb', createMongoClient(config.MONGO_URL, `wapi-${SERVICE}`), (m) => m.close());
-    return buildApp({ config, log, redis: redis('request'), db: mongo.db(config.MONGO_DB) });
+    const db = mongo.db(config.MONGO_DB);
+    await migrate(db, INDEXES, log);
+    return buildApp({ config, log, redis: redis('request'), workerRedis: redis('worker'), db });
   },
 });

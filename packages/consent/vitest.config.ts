@@ -1,0 +1,3 @@
+import { defineInfraTestConfig } from '@wapi/testkit/vitest';
+
+export default defineInfraTestConfig();
