@@ -3,7 +3,8 @@ import { defineConfig } from 'tsup';
 // Workspace packages are TypeScript source: bundle them in. Third-party dependencies stay
 // external and are installed beside dist/ (they are this app's `dependencies`).
 export default defineConfig({
-  entry: ['src/server.ts'],
+  // write-openapi: run by `build` to keep docs/openapi.json current.
+  entry: ['src/server.ts', 'src/write-openapi.ts'],
   format: ['esm'],
   platform: 'node',
   target: 'node20',

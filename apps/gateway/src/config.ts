@@ -1,12 +1,63 @@
-import { InternalAuthConfig, loadConfig, serviceBaseConfig, serviceDatabaseConfig } from '@wapi/service-kit';
+import { Type } from '@sinclair/typebox';
+import {
+  InternalAuthConfig,
+  literalUnion,
+  loadConfig,
+  serviceBaseConfig,
+  serviceDatabaseConfig,
+} from '@wapi/service-kit';
 
 export const SERVICE = 'gateway';
+
+const perMinute = (fallback: number, what: string) =>
+  Type.Integer({ minimum: 1, maximum: 1_000_000, default: fallback, description: `${what} per minute` });
 
 /** Every variable gateway reads (the README's configuration table lists them). */
 export const configSchema = {
   ...serviceBaseConfig(SERVICE),
   ...serviceDatabaseConfig(SERVICE),
   ...InternalAuthConfig,
+  ACCESS_TOKEN_PRIVATE_KEY: Type.String({
+    pattern: '^([0-9a-fA-F]{64}|[A-Za-z0-9_-]{43})$',
+    description:
+      'the Ed25519 seed that signs access tokens (EdDSA): 32 random bytes as 64 hex characters (`openssl rand -hex 32`) or base64url without padding (43 characters); or ACCESS_TOKEN_PRIVATE_KEY_FILE',
+  }),
+  ACCESS_TOKEN_ISSUER: Type.String({
+    default: 'wapi-gateway',
+    minLength: 1,
+    description: 'the `iss` of access tokens',
+  }),
+  ACCESS_TOKEN_AUDIENCE: Type.String({
+    default: 'wapi-api',
+    minLength: 1,
+    description: 'the `aud` of access tokens',
+  }),
+  NODE_ENV: literalUnion(['development', 'test', 'production'], {
+    default: 'development',
+    description: 'production hides /docs and refuses a wildcard CORS origin',
+  }),
+  CORS_ORIGINS: Type.String({
+    default: '',
+    pattern: '^(\\*|https?://[^,\\s]+(,https?://[^,\\s]+)*)?$',
+    description:
+      'browser origins allowed to call the API, comma-separated (`https://console.example.com`); empty: none; `*` only outside production',
+  }),
+  API_RATE_FREE: perMinute(600, 'API calls of a free workspace'),
+  API_RATE_PRO: perMinute(6_000, 'API calls of a pro workspace'),
+  SEND_RATE_FREE: perMinute(100, 'message sends of a free workspace'),
+  SEND_RATE_PRO: perMinute(1_000, 'message sends of a pro workspace'),
+  COMPLIANCE_URL: Type.String({
+    default: 'http://127.0.0.1:7103',
+    pattern: '^https?://[^\\s/]+$',
+    description: 'base URL of compliance (the audit log is read through it), e.g. http://compliance:7103',
+  }),
+  COMPLIANCE_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 60_000,
+    default: 5_000,
+    description: 'how long an audit-log call to compliance may take before answering 503',
+  }),
+  PUBLIC_RATE_PER_IP: perMinute(60, 'unauthenticated calls (sign-up, login, refresh) of one IP address'),
 };
 
 export type Config = ReturnType<typeof loadServiceConfig>;

@@ -1,0 +1,261 @@
+// gateway, in one run: login and an authenticated GET (p50, p99, requests/s) next to a bare
+// Fastify route doing the same access-token verification; then a quiet workspace's p99 on the
+// send route alone and while a noisy workspace drives that route at 10x its limit.
+//
+// Usage: node bench/gateway.mjs [--json] [--duration-ms 10000] [--noisy-limit 1200] [--quiet-rate 20]
+// Needs the infrastructure (`infra/infra.sh start`) and a built gateway (`pnpm --filter
+// @wapi/gateway build`). Works under its own key prefix and database and removes them after.
+import { spawn } from 'node:child_process';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { MongoClient } from 'mongodb';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    'duration-ms': { type: 'string', default: '10000' },
+    'noisy-limit': { type: 'string', default: '1200' },
+    'quiet-rate': { type: 'string', default: '20' },
+  },
+});
+const positive = (name) => {
+  const n = Number(args[name]);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`--${name}=${args[name]} is not a positive integer; e.g. --${name} 1000`);
+    process.exit(2);
+  }
+  return n;
+};
+const durationMs = positive('duration-ms');
+const noisyLimit = positive('noisy-limit');
+const quietRate = positive('quiet-rate');
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const gatewayDir = join(root, 'apps', 'gateway');
+const say = (text) => !args.json && console.error(text);
+
+function infraEnv() {
+  const file = join(process.env.WAPI_INFRA_DIR ?? join(root, '.infra'), 'env');
+  try {
+    return Object.fromEntries(
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .map((l) => /^([A-Z0-9_]+)=(.*)$/.exec(l.trim()))
+        .filter(Boolean)
+        .map((m) => [m[1], m[2]]),
+    );
+  } catch {
+    console.error(`cannot read ${file}: start the infrastructure first (bash infra/infra.sh start)`);
+    process.exit(2);
+  }
+}
+
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+
+function start(file, argv, env) {
+  const child = spawn(process.execPath, [file, ...argv], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => {
+    output += d;
+  });
+  child.stderr.on('data', (d) => {
+    output += d;
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exited, output: () => output };
+}
+
+async function waitReady(url, proc) {
+  const deadline = Date.now() + 20_000;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null) throw new Error(`exited before ready:\n${proc.output()}`);
+    try {
+      const res = await fetch(url);
+      if (res.status < 500) return;
+      last = `${res.status} ${await res.text()}`;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`not ready within 20 s (last: ${last}):\n${proc.output()}`);
+}
+
+/** Runs gateway-load.mjs in its own process and returns its figures. */
+function load(options) {
+  return new Promise((resolve, reject) => {
+    const proc = start(
+      join(here, 'gateway-load.mjs'),
+      [JSON.stringify({ warmupMs: 1_000, durationMs, ...options })],
+      {},
+    );
+    proc.exited.then(({ code }) => {
+      if (code !== 0) reject(new Error(`load generator failed:\n${proc.output()}`));
+      else resolve(JSON.parse(proc.output().trim().split('\n').at(-1)));
+    });
+  });
+}
+
+const infra = infraEnv();
+const tag = `${process.pid}_${randomBytes(3).toString('hex')}`;
+const prefix = `bench_gw_${tag}`;
+const dbName = `wapi_bench_gw_${tag}`;
+const seed = randomBytes(32);
+const signing = createPrivateKey({
+  key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
+  format: 'der',
+  type: 'pkcs8',
+});
+const publicPem = createPublicKey(signing).export({ format: 'pem', type: 'spki' }).toString();
+const internalKey = generateKeyPairSync('ed25519')
+  .privateKey.export({ format: 'der', type: 'pkcs8' })
+  .subarray(-32)
+  .toString('base64url');
+
+const gatewayPort = await freePort();
+const barePort = await freePort();
+const base = `http://127.0.0.1:${gatewayPort}`;
+const gateway = start(join(gatewayDir, 'dist', 'server.js'), [], {
+  HOST: '127.0.0.1',
+  PORT: String(gatewayPort),
+  LOG_LEVEL: 'warn',
+  NODE_ENV: 'production',
+  REDIS_URL: infra.WAPI_REDIS_URL,
+  KEY_PREFIX: prefix,
+  MONGO_URL: infra.WAPI_MONGO_URL,
+  MONGO_DB: dbName,
+  INTERNAL_AUTH_PRIVATE_KEY: internalKey,
+  ACCESS_TOKEN_PRIVATE_KEY: seed.toString('base64url'),
+  // Generous general limits: the first part measures the path, not the limiter's refusals.
+  API_RATE_FREE: '1000000',
+  PUBLIC_RATE_PER_IP: '1000000',
+});
+const bare = start(join(here, 'gateway-bare-jwt.mjs'), [
+  String(barePort),
+  Buffer.from(publicPem).toString('base64'),
+  'wapi-gateway',
+  'wapi-api',
+]);
+const results = {};
+try {
+  await waitReady(`${base}/health/ready`, gateway);
+  await waitReady(`http://127.0.0.1:${barePort}/bare`, bare);
+  const post = async (path, body, token) => {
+    const res = await fetch(`${base}${path}`, {
+      method: path.includes('workspace') && !path.includes('signup') ? 'PATCH' : 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  const password = 'bench password 0123456789';
+  const signup = (label) =>
+    post('/api/v1/auth/signup', {
+      email: `${label}.${tag}@bench.example.com`,
+      password,
+      name: label,
+      workspaceName: `${label} workspace`,
+    });
+  const quiet = await signup('quiet');
+  const noisy = await signup('noisy');
+  const quietToken = quiet.tokens.accessToken;
+  const noisyToken = noisy.tokens.accessToken;
+  // The quiet workspace's own send limit is far away; the noisy one's is what it hammers at 10x.
+  await post('/api/v1/workspace', { sendsPerMinute: 100_000 }, quietToken);
+  await post('/api/v1/workspace', { sendsPerMinute: noisyLimit }, noisyToken);
+
+  say('login (argon2id m=19 MiB, t=2) at c=4 …');
+  results.login = await load({
+    url: `${base}/api/v1/auth/login`,
+    method: 'POST',
+    body: { email: `quiet.${tag}@bench.example.com`, password },
+    concurrency: 4,
+  });
+  say('authenticated GET /api/v1/workspace at c=50 …');
+  results.authGet = await load({
+    url: `${base}/api/v1/workspace`,
+    headers: { authorization: `Bearer ${quietToken}` },
+    concurrency: 50,
+  });
+  say('bare Fastify route, same JWT verification, at c=50 …');
+  results.bareJwt = await load({
+    url: `http://127.0.0.1:${barePort}/bare`,
+    headers: { authorization: `Bearer ${quietToken}` },
+    concurrency: 50,
+  });
+
+  const send = (token, ratePerSec) => ({
+    url: `${base}/api/v1/messages`,
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: { to: '919999000001', text: 'bench' },
+    ratePerSec,
+  });
+  const noisyRate = Math.ceil((noisyLimit * 10) / 60);
+  say(`quiet workspace alone: ${quietRate}/s on the send route …`);
+  results.quietAlone = await load(send(quietToken, quietRate));
+  say(`quiet workspace beside a noisy one at ${noisyRate}/s (10x its ${noisyLimit}/min) …`);
+  const [quietNoisy, noisyRun] = await Promise.all([
+    load(send(quietToken, quietRate)),
+    load(send(noisyToken, noisyRate)),
+  ]);
+  results.quietWithNoisy = quietNoisy;
+  results.noisy = noisyRun;
+  results.quietP99Change = Math.round((quietNoisy.p99Ms / results.quietAlone.p99Ms - 1) * 1000) / 10;
+} finally {
+  gateway.child.kill('SIGTERM');
+  bare.child.kill('SIGTERM');
+  await Promise.all([gateway.exited, bare.exited]);
+  const mongo = await new MongoClient(infra.WAPI_MONGO_URL).connect();
+  await mongo
+    .db(dbName)
+    .dropDatabase()
+    .catch(() => undefined);
+  await mongo.close();
+  const { Redis } = createRequire(join(gatewayDir, 'package.json'))('ioredis');
+  const redis = new Redis(infra.WAPI_REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+}
+
+if (args.json) {
+  console.log(JSON.stringify(results));
+} else {
+  const row = (name, r) =>
+    `| ${name} | ${r.p50Ms} | ${r.p99Ms} | ${r.rps} | ${Object.entries(r.statuses)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(' ')}${r.errors ? ` errors×${r.errors}` : ''} |`;
+  console.log('| scenario | p50 ms | p99 ms | req/s | answers |');
+  console.log('|---|--:|--:|--:|---|');
+  console.log(row('POST /api/v1/auth/login, c=4', results.login));
+  console.log(row('GET /api/v1/workspace (JWT, one Redis MGET, limiter script), c=50', results.authGet));
+  console.log(row('bare Fastify route, same JWT verification, c=50', results.bareJwt));
+  console.log(row(`quiet workspace sends, ${quietRate}/s, alone`, results.quietAlone));
+  console.log(row(`quiet workspace sends, ${quietRate}/s, beside the noisy one`, results.quietWithNoisy));
+  console.log(row('noisy workspace sends at 10x its limit', results.noisy));
+  console.log(
+    `\nquiet workspace p99 change with the noisy neighbour: ${results.quietP99Change}% (target: within 20%)`,
+  );
+}
