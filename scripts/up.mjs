@@ -124,6 +124,12 @@ if (!existsSync(vaultMasterKeyFile)) {
   mkdirSync(infraDir, { recursive: true });
   writeFileSync(vaultMasterKeyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
 }
+// gateway's access-token signing key, kept like vault's so logins survive a restart.
+const gatewayTokenKeyFile = join(infraDir, 'gateway-access-token-key');
+if (!existsSync(gatewayTokenKeyFile)) {
+  mkdirSync(infraDir, { recursive: true });
+  writeFileSync(gatewayTokenKeyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+}
 mkdirSync(logDir, { recursive: true });
 
 const running = [];
@@ -169,6 +175,7 @@ try {
       ...(svc.mongo ? { MONGO_URL: infra.WAPI_MONGO_URL } : {}),
       ...(svc.name === 'meta-sandbox' ? { SANDBOX_ADMIN_TOKEN: sandboxAdminToken } : {}),
       ...(svc.name === 'vault' ? { TOKEN_MASTER_KEY_FILE: vaultMasterKeyFile } : {}),
+      ...(svc.name === 'gateway' ? { ACCESS_TOKEN_PRIVATE_KEY_FILE: gatewayTokenKeyFile } : {}),
     };
     const log = createWriteStream(join(logDir, `${svc.name}.log`), { flags: 'a' });
     const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });

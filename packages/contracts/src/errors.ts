@@ -64,6 +64,56 @@ export const ERRORS = {
     message: 'The X-Hub-Signature-256 header is missing or does not match the body.',
   },
   VAULT_SECRET_NOT_FOUND: { status: 404, message: 'No secret is stored under this reference.' },
+
+  // vault (issue #8)
+  VAULT_ACCESS_DENIED: {
+    status: 403,
+    message: 'This service may not perform this operation on secrets of this purpose.',
+  },
+  VAULT_KEY_RETIRED: {
+    status: 409,
+    message:
+      'The secret is sealed under a key version below the minimum; run the rewrap job, or store the secret again.',
+  },
+  VAULT_SECRET_UNREADABLE: {
+    status: 500,
+    message: 'The stored secret failed authentication or its key is not configured.',
+  },
+  VAULT_KEY_EXHAUSTED: {
+    status: 503,
+    message: 'The current key-encryption key reached its safe number of encryptions; add a new key version.',
+  },
+  // gateway (issue #10): identity, access, tenancy
+  AUTH_REQUIRED: {
+    status: 401,
+    message: 'This endpoint needs credentials: send Authorization: Bearer <access token or API key>.',
+  },
+  AUTH_INVALID: {
+    status: 401,
+    message:
+      'The access token or API key is invalid, expired or revoked; log in again (or refresh), or use a current key.',
+  },
+  LOGIN_FAILED: { status: 401, message: 'The e-mail address or password is wrong.' },
+  LOGIN_THROTTLED: {
+    status: 429,
+    message: 'Too many failed logins for this account or address; wait for the seconds in Retry-After.',
+  },
+  REFRESH_TOKEN_INVALID: {
+    status: 401,
+    message: 'The refresh token is unknown, expired or revoked; log in again.',
+  },
+  REFRESH_TOKEN_REUSED: {
+    status: 401,
+    message: 'This refresh token was already used, so every token of its session is revoked; log in again.',
+  },
+  PERMISSION_DENIED: { status: 403, message: 'Your role in this workspace does not allow this action.' },
+  NOT_FOUND: { status: 404, message: 'No such resource in this workspace.' },
+  EMAIL_TAKEN: { status: 409, message: 'An account with this e-mail address exists; log in instead.' },
+  LAST_OWNER: {
+    status: 409,
+    message: 'A workspace needs an owner: make another member owner before removing or demoting this one.',
+  },
+  NOT_IMPLEMENTED: { status: 501, message: 'This endpoint is declared but not available yet.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -365,6 +365,12 @@ export const MessageSendV1 = Type.Object(
     category: MessageCategory,
     content: SendContent,
     replyToWamid: Opt(Wamid),
+    /**
+     * `consent_confirmation`: compliance's reply confirming an opt-out or opt-in the customer
+     * just sent. The sender must not hold it back for suppression (it answers that very
+     * opt-out, inside the window the customer's message opened); every other send is checked.
+     */
+    purpose: Opt(Type.Literal('consent_confirmation')),
     acceptedAt: IsoTime,
   },
   closed,
@@ -641,8 +647,15 @@ export const ConsentSignalV1 = Type.Object(
   {
     workspaceId: Id('owning workspace'),
     contact: WaId,
-    signal: Type.Union([Type.Literal('opt_out'), Type.Literal('opt_in')]),
+    /**
+     * `inbound_text`: a customer's short text message that compliance classifies with its
+     * keyword rules (they live there, with the workspace's own words and the contact's
+     * state, which YES needs); `evidence.text` holds it and `scope` is ignored.
+     */
+    signal: Type.Union([Type.Literal('opt_out'), Type.Literal('opt_in'), Type.Literal('inbound_text')]),
     scope: Type.Union([Type.Literal('all'), Type.Literal('marketing')]),
+    /** The business number the customer wrote to: the confirmation reply is sent from it. */
+    phoneNumberId: Opt(Id('receiving business number')),
     source: Type.Union([
       Type.Literal('keyword'),
       Type.Literal('stop_promotions_button'),
@@ -677,6 +690,14 @@ export const AuditV1 = Type.Object(
     action: Str(128),
     target: Type.Object({ type: Str(32), id: Str(128) }, closed),
     at: IsoTime,
+    /** The request that caused it, and who sent it, where known. */
+    requestId: Opt(Str(128)),
+    ip: Opt(Str(64)),
+    userAgent: Opt(Type.String({ maxLength: 512 })),
+    outcome: Opt(Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('denied')])),
+    /** The changed fields' values before and after, where the action changes something. */
+    before: Opt(AuditData),
+    after: Opt(AuditData),
     data: Opt(AuditData),
   },
   closed,

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -98,10 +98,23 @@ describe('docker-compose.yml', () => {
       expect(use.argument).toContain(use.name);
     }
     expect(new Set(uses.map((u) => u.name))).toEqual(
-      new Set(['MONGO_ROOT_USERNAME', 'MONGO_ROOT_PASSWORD', 'REDIS_PASSWORD', 'SANDBOX_ADMIN_TOKEN']),
+      new Set([
+        'MONGO_ROOT_USERNAME',
+        'MONGO_ROOT_PASSWORD',
+        'REDIS_PASSWORD',
+        'SANDBOX_ADMIN_TOKEN',
+        'TOKEN_MASTER_KEY',
+        'ACCESS_TOKEN_PRIVATE_KEY',
+      ]),
     );
     // The header's start command sets exactly these, each from openssl rand but the user name.
-    for (const name of ['MONGO_ROOT_PASSWORD', 'REDIS_PASSWORD', 'SANDBOX_ADMIN_TOKEN'])
+    for (const name of [
+      'MONGO_ROOT_PASSWORD',
+      'REDIS_PASSWORD',
+      'SANDBOX_ADMIN_TOKEN',
+      'TOKEN_MASTER_KEY',
+      'ACCESS_TOKEN_PRIVATE_KEY',
+    ])
       expect(text).toContain(`#   ${name}=$(openssl rand -hex 32)`);
     expect(text).toContain('#   MONGO_ROOT_USERNAME=');
     expect(text).toContain('#   docker compose up --build');
@@ -462,6 +475,7 @@ describe('Dockerfile', () => {
         MONGO_DB: ctx.dbName,
         INTERNAL_AUTH_PRIVATE_KEY_FILE: join(keys, service, 'private-key'),
         INTERNAL_AUTH_PUBLIC_KEYS_FILE: join(keys, service, 'public-keys'),
+        TOKEN_MASTER_KEY: randomBytes(32).toString('hex'), // vault's key-encryption key
       };
 
       const cmd = JSON.parse(runtime.find((i) => i.keyword === 'CMD')!.args) as string[];
