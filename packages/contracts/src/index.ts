@@ -1,6 +1,7 @@
 import './formats';
 
 export * from './compliance';
+export * from './directory';
 export * from './error-response';
 export * from './errors';
 export * from './gateway';

@@ -1,0 +1,38 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { keyOf } from './prefixes';
+
+/**
+ * Shared Redis state between services, with its owner. One place, so the writer and the
+ * readers cannot drift apart. Each family has its own hash tag (see prefixes.ts).
+ */
+
+/**
+ * The phone-number directory: `phone_number_id` -> the workspace that owns it. Written by
+ * gateway (the system of record for phone numbers), rebuilt from its database at start-up;
+ * read by webhook-ingest to route events (fail closed: no entry means quarantine). Value: JSON
+ * `DirectoryEntry`. Redis is a cache here: on a miss, ask gateway's
+ * `GET /internal/v1/directory/:phoneNumberId`.
+ */
+export function directoryKey(prefix: string, phoneNumberId: string): string {
+  return keyOf(prefix, 'directory', phoneNumberId);
+}
+
+export const DirectoryEntry = Type.Object(
+  {
+    phoneNumberId: Type.String({ pattern: '^[0-9]{1,32}$' }),
+    workspaceId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+    wabaId: Type.String({ pattern: '^[0-9]{1,32}$' }),
+  },
+  { additionalProperties: false },
+);
+export type DirectoryEntry = Static<typeof DirectoryEntry>;
+
+/**
+ * The customer-service window of (business number, customer): open until the value, epoch
+ * milliseconds as a decimal string; the key expires then too (`PEXPIREAT`). Written by
+ * webhook-ingest on each inbound message (24 h after it, never moved backwards); read by
+ * gateway (refuse free-form outside it) and message-sender (re-check before sending).
+ */
+export function windowKey(prefix: string, phoneNumberId: string, waId: string): string {
+  return keyOf(prefix, 'window', phoneNumberId, waId);
+}
