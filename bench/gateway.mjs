@@ -5,15 +5,13 @@
 // Usage: node bench/gateway.mjs [--json] [--duration-ms 10000] [--noisy-limit 1200] [--quiet-rate 20]
 // Needs the infrastructure (`infra/infra.sh start`) and a built gateway (`pnpm --filter
 // @wapi/gateway build`). Works under its own key prefix and database and removes them after.
-import { spawn } from 'node:child_process';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
+import { freePort, infraEnv, startProcess, waitReady } from './lib/harness.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,67 +38,10 @@ const root = join(here, '..');
 const gatewayDir = join(root, 'apps', 'gateway');
 const say = (text) => !args.json && console.error(text);
 
-function infraEnv() {
-  const file = join(process.env.WAPI_INFRA_DIR ?? join(root, '.infra'), 'env');
-  try {
-    return Object.fromEntries(
-      readFileSync(file, 'utf8')
-        .split('\n')
-        .map((l) => /^([A-Z0-9_]+)=(.*)$/.exec(l.trim()))
-        .filter(Boolean)
-        .map((m) => [m[1], m[2]]),
-    );
-  } catch {
-    console.error(`cannot read ${file}: start the infrastructure first (bash infra/infra.sh start)`);
-    process.exit(2);
-  }
-}
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-
-function start(file, argv, env) {
-  const child = spawn(process.execPath, [file, ...argv], {
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => {
-    output += d;
-  });
-  child.stderr.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, exited, output: () => output };
-}
-
-async function waitReady(url, proc) {
-  const deadline = Date.now() + 20_000;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`exited before ready:\n${proc.output()}`);
-    try {
-      const res = await fetch(url);
-      if (res.status < 500) return;
-      last = `${res.status} ${await res.text()}`;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`not ready within 20 s (last: ${last}):\n${proc.output()}`);
-}
-
 /** Runs gateway-load.mjs in its own process and returns its figures. */
 function load(options) {
   return new Promise((resolve, reject) => {
-    const proc = start(
+    const proc = startProcess(
       join(here, 'gateway-load.mjs'),
       [JSON.stringify({ warmupMs: 1_000, durationMs, ...options })],
       {},
@@ -131,7 +72,7 @@ const internalKey = generateKeyPairSync('ed25519')
 const gatewayPort = await freePort();
 const barePort = await freePort();
 const base = `http://127.0.0.1:${gatewayPort}`;
-const gateway = start(join(gatewayDir, 'dist', 'server.js'), [], {
+const gateway = startProcess(join(gatewayDir, 'dist', 'server.js'), [], {
   HOST: '127.0.0.1',
   PORT: String(gatewayPort),
   LOG_LEVEL: 'warn',
@@ -146,7 +87,7 @@ const gateway = start(join(gatewayDir, 'dist', 'server.js'), [], {
   API_RATE_FREE: '1000000',
   PUBLIC_RATE_PER_IP: '1000000',
 });
-const bare = start(join(here, 'gateway-bare-jwt.mjs'), [
+const bare = startProcess(join(here, 'gateway-bare-jwt.mjs'), [
   String(barePort),
   Buffer.from(publicPem).toString('base64'),
   'wapi-gateway',

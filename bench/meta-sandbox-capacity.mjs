@@ -9,15 +9,14 @@
 // start`; the sandbox only checks it for readiness). Loopback only; every phase is bounded in
 // time, the load in count too. Three processes share the cores: the sandbox, a load generator,
 // and this one (the webhook receiver).
-import { spawn } from 'node:child_process';
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort, infraEnv as readInfraEnv, startProcess, waitReady } from './lib/harness.mjs';
 
 // ---- the load generator: this file run again as a child (`--load '<json>'`), so it does not
 // share an event loop with the receiver. Closed loop: `concurrency` POSTs in flight.
@@ -120,20 +119,7 @@ const say = (line) => {
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sandboxDir = join(root, 'apps', 'meta-sandbox');
 const sandboxEntry = join(sandboxDir, 'dist', 'server.js');
-const infraEnv = (() => {
-  try {
-    return Object.fromEntries(
-      readFileSync(join(root, '.infra', 'env'), 'utf8')
-        .split('\n')
-        .map((l) => /^([A-Z0-9_]+)=(.*)$/.exec(l.trim()))
-        .filter(Boolean)
-        .map((m) => [m[1], m[2]]),
-    );
-  } catch {
-    console.error('cannot read .infra/env: start the infrastructure first (bash infra/infra.sh start)');
-    process.exit(2);
-  }
-})();
+const infraEnv = readInfraEnv();
 const redisUrl = infraEnv.WAPI_REDIS_URL ?? infraEnv.REDIS_URL;
 if (!redisUrl) {
   console.error('.infra/env has no WAPI_REDIS_URL: restart the infrastructure (bash infra/infra.sh start)');
@@ -144,43 +130,6 @@ try {
 } catch {
   console.error(`no ${sandboxEntry}: build it first (pnpm --filter @wapi/meta-sandbox build)`);
   process.exit(2);
-}
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-
-function start(entry, argv, env) {
-  const child = spawn(process.execPath, [entry, ...argv], {
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const collect = (d) => {
-    output += d;
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, exited, output: () => output };
-}
-
-async function waitReady(url, proc) {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`exited before ready:\n${proc.output()}`);
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`not ready within 20 s (${url}):\n${proc.output()}`);
 }
 
 /** CPU seconds (user + system) a process used so far (Linux /proc; clock ticks of 10 ms). */
@@ -197,7 +146,7 @@ function memoryOf(pid) {
 }
 
 async function runLoad(base, paths, token) {
-  const load = start(fileURLToPath(import.meta.url), [
+  const load = startProcess(fileURLToPath(import.meta.url), [
     '--load',
     JSON.stringify({ base, paths, token, concurrency, durationMs, maxSends, warmupMs: 2_000 }),
   ]);
@@ -289,7 +238,7 @@ let sandbox;
 let bare;
 try {
   const barePort = await freePort();
-  bare = start(bareEntry, [], { PORT: String(barePort) });
+  bare = startProcess(bareEntry, [], { PORT: String(barePort) });
   await waitReady(`http://127.0.0.1:${barePort}/health/ready`, bare);
   const bareCpuBefore = cpuSecondsOf(bare.child.pid);
   say(`bare Fastify route: ${concurrency} in flight for ${durationMs} ms…`);
@@ -305,12 +254,13 @@ try {
   };
 
   const sandboxPort = await freePort();
-  sandbox = start(sandboxEntry, [], {
+  sandbox = startProcess(sandboxEntry, [], {
     PORT: String(sandboxPort),
     HOST: '127.0.0.1',
     REDIS_URL: redisUrl,
     LOG_LEVEL: 'error',
     SANDBOX_SEED_FILE: seedFile,
+    SANDBOX_ADMIN_TOKEN: randomBytes(24).toString('hex'),
     SANDBOX_PAIR_BURST: '1000',
     SANDBOX_WEBHOOK_BATCH_MAX: String(batchMax),
   });

@@ -4,7 +4,9 @@
 //
 // Usage: node bench/throughput-limiter.mjs   (needs apps/meta-sandbox built and Redis on 127.0.0.1:16379)
 //   RATE=80 DURATION_S=10 CONCURRENCY=32 REDIS_URL=redis://127.0.0.1:16379
+
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -42,6 +44,7 @@ const child = spawn(
       REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:16379',
       LOG_LEVEL: 'error',
       SANDBOX_SEED_FILE: seed,
+      SANDBOX_ADMIN_TOKEN: randomBytes(24).toString('hex'),
       SANDBOX_PAIR_BURST: '1000',
     },
     stdio: 'inherit',

@@ -7,13 +7,13 @@
 // @wapi/vault build`). Works under its own key prefix and databases and removes them after.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
+import { freePort, infraEnv, startProcess, waitReady } from './lib/harness.mjs';
 import { findCeiling, measureStoreCeilings } from './lib/store-ceilings.mjs';
 
 const { values: args } = parseArgs({
@@ -35,22 +35,6 @@ if (!Number.isInteger(durationMs) || durationMs <= 0 || !Number.isInteger(secret
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const vaultDir = join(root, 'apps', 'vault');
 const say = (text) => !args.json && console.error(text);
-
-function infraEnv() {
-  const file = join(process.env.WAPI_INFRA_DIR ?? join(root, '.infra'), 'env');
-  try {
-    return Object.fromEntries(
-      readFileSync(file, 'utf8')
-        .split('\n')
-        .map((l) => /^([A-Z0-9_]+)=(.*)$/.exec(l.trim()))
-        .filter(Boolean)
-        .map((m) => [m[1], m[2]]),
-    );
-  } catch {
-    console.error(`cannot read ${file}: start the infrastructure first (bash infra/infra.sh start)`);
-    process.exit(2);
-  }
-}
 
 // ---- bundles of our TypeScript (service-kit's auth, the client, the envelope) for this run
 const requireFromVault = createRequire(join(vaultDir, 'package.json'));
@@ -84,16 +68,6 @@ async function bundle(name, contents) {
   return outfile;
 }
 
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-
 function keyPair() {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   return {
@@ -109,35 +83,6 @@ function token(caller, keyObject) {
   return `${input}.${sign(null, Buffer.from(input), keyObject).toString('base64url')}`;
 }
 
-function start(entry, env) {
-  const child = spawn(process.execPath, [entry], {
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => {
-    output += d;
-  });
-  child.stderr.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, exited, output: () => output };
-}
-async function waitReady(url, proc) {
-  const deadline = Date.now() + 20_000;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`exited before ready:\n${proc.output()}`);
-    try {
-      const res = await fetch(url);
-      if (res.status === 200) return;
-      last = `${res.status} ${await res.text()}`;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`not ready within 20 s (last: ${last}):\n${proc.output()}`);
-}
 function load(url, headers, concurrency = 50) {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -214,10 +159,10 @@ try {
   );
 
   // ---- HTTP: bare route vs vault
-  vault = start(join(vaultDir, 'dist', 'server.js'), vaultEnv);
+  vault = startProcess(join(vaultDir, 'dist', 'server.js'), [], vaultEnv);
   await waitReady(`http://127.0.0.1:${vaultPort}/health/ready`, vault);
   const barePort = await freePort();
-  bare = start(bareEntry, { ...vaultEnv, PORT: String(barePort) });
+  bare = startProcess(bareEntry, [], { ...vaultEnv, PORT: String(barePort) });
   await waitReady(`http://127.0.0.1:${barePort}/health/ready`, bare);
 
   const path = '/internal/v1/workspaces/ws_bench/secrets/meta.access_token/waba_1';
@@ -308,7 +253,7 @@ try {
     await coll.insertMany(docs.slice(i, i + 1_000), { ordered: false });
   say('rewrap job…');
   const began = Date.now();
-  const job = start(join(vaultDir, 'dist', 'rewrap.js'), {
+  const job = startProcess(join(vaultDir, 'dist', 'rewrap.js'), [], {
     ...vaultEnv,
     VAULT_KEYS: `2=${randomBytes(32).toString('hex')}`,
     LOG_LEVEL: 'info',

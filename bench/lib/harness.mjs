@@ -1,0 +1,68 @@
+// What every service benchmark needs: the infrastructure's addresses, a free port, a built
+// service started as a real process, and its readiness. One copy for every bench/*.mjs.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const repoRoot = join(import.meta.dirname, '..', '..');
+
+/** `.infra/env` (or `$WAPI_INFRA_DIR/env`) as an object; exits 2 with what to do when absent. */
+export function infraEnv() {
+  const file = join(process.env.WAPI_INFRA_DIR ?? join(repoRoot, '.infra'), 'env');
+  try {
+    return Object.fromEntries(
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .map((l) => /^([A-Z0-9_]+)=(.*)$/.exec(l.trim()))
+        .filter(Boolean)
+        .map((m) => [m[1], m[2]]),
+    );
+  } catch {
+    console.error(`cannot read ${file}: start the infrastructure first (bash infra/infra.sh start)`);
+    process.exit(2);
+  }
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export const freePort = () =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+
+/** `node file ...argv` with exactly `env` (plus PATH), its output collected. */
+export function startProcess(file, argv, env) {
+  const child = spawn(process.execPath, [file, ...argv], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const collect = (d) => {
+    output += d;
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exited, output: () => output };
+}
+
+/** Waits until `url` answers below 500 (at most 20 s); fails with the process's output. */
+export async function waitReady(url, proc) {
+  const deadline = Date.now() + 20_000;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null) throw new Error(`exited before ready:\n${proc.output()}`);
+    try {
+      const res = await fetch(url);
+      if (res.status < 500) return;
+      last = `${res.status} ${await res.text()}`;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`not ready within 20 s (last: ${last}):\n${proc.output()}`);
+}
