@@ -146,7 +146,7 @@ try {
     url: `${base}/api/v1/messages`,
     method: 'POST',
     headers: { authorization: `Bearer ${token}` },
-    body: { to: '919999000001', text: 'bench' },
+    body: { to: '+919999000001', content: { type: 'text', text: { body: 'bench' } } },
     ratePerSec,
   });
   const noisyRate = Math.ceil((noisyLimit * 10) / 60);

@@ -1,11 +1,13 @@
 import {
   createInternalAuth,
+  createProducer,
   createService,
   parseInternalKeys,
   redisCheck,
   type ServiceApp,
 } from '@wapi/service-kit';
 import { mongoCheck } from '@wapi/store';
+import { createVaultClient } from '@wapi/vault-client';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
@@ -19,6 +21,14 @@ import { identityRepositories } from './data/identity.repository';
 import { loginThrottle } from './data/login-throttle';
 import { type WorkspaceDoc, workspaceRepositories } from './data/workspaces.repository';
 import { createIdentity } from './domain/identity';
+import { registerContactRoutes } from './messaging/contact-routes';
+import { registerContactImport } from './messaging/csv-import';
+import { phoneDirectory } from './messaging/directory';
+import { registerLiveEvents } from './messaging/live-events';
+import { registerMessageRoutes } from './messaging/message-routes';
+import { registerPhoneNumberRoutes } from './messaging/phone-number-routes';
+import { messagingRepositories } from './messaging/repositories';
+import { registerMessagingWorkers } from './messaging/workers';
 import { registerApiSurface } from './plugins/api-surface';
 import { registerAuth } from './plugins/auth';
 import { limitsFor, registerRateLimits } from './plugins/rate-limits';
@@ -33,6 +43,11 @@ export interface AppDeps {
   db: Db;
   /** The service's logger (runService passes its one logger; tests may pass one writing to a stream). */
   log?: Logger;
+  /**
+   * A `worker`-role connection: when given, the `message.events.v1` and `message.inbound.v1`
+   * workers run in this process (server.ts passes one; route tests leave it out).
+   */
+  workerRedis?: Redis;
   /** Clock for token and record times (tests inject one). */
   now?: () => Date;
 }
@@ -88,12 +103,63 @@ export async function buildApp(deps: AppDeps): Promise<ServiceApp> {
     now,
     sendLimitOf,
   });
-  registerAuditLogRoutes(app, {
-    compliance: complianceClient({
-      baseUrl: config.COMPLIANCE_URL,
-      timeoutMs: config.COMPLIANCE_TIMEOUT_MS,
-      auth: app.internalAuth!,
-    }),
+  const compliance = complianceClient({
+    baseUrl: config.COMPLIANCE_URL,
+    timeoutMs: config.COMPLIANCE_TIMEOUT_MS,
+    auth: app.internalAuth!,
   });
+  registerAuditLogRoutes(app, { compliance });
+
+  const messaging = messagingRepositories(deps.db);
+  const directory = phoneDirectory(deps.redis, config.KEY_PREFIX, messaging);
+  // Gateway only writes tokens (message-sender reads them): no read cache, no subscriber.
+  const vault = createVaultClient({
+    baseUrl: config.VAULT_URL,
+    auth: app.internalAuth!,
+    prefix: config.KEY_PREFIX,
+    cacheTtlMs: 0,
+    writeTimeoutMs: config.VAULT_TIMEOUT_MS,
+  });
+  // Created on the first send, so building the app opens no queue.
+  let sends: ReturnType<typeof createProducer<'message.send.v1'>> | undefined;
+  app.addHook('onClose', async () => {
+    await sends?.close();
+    await vault.close();
+  });
+  // Redis is a cache of the directory: refill it before the first request. A failure is
+  // logged, not fatal (the internal lookup answers from the database on a miss).
+  app.addHook('onReady', async () => {
+    await directory.rebuild().catch((error: unknown) => {
+      app.log.error({ err: error }, 'phone-number directory not rebuilt; lookups fall back on the database');
+    });
+  });
+  registerPhoneNumberRoutes(app, { repos: messaging, directory, vault, now });
+  registerContactRoutes(app, { repos: messaging, compliance, now });
+  registerContactImport(app, { repos: messaging, now });
+  registerMessageRoutes(app, {
+    repos: messaging,
+    redis: deps.redis,
+    prefix: config.KEY_PREFIX,
+    compliance,
+    sendQueue: () => {
+      sends ??= createProducer('message.send.v1', {
+        connection: deps.redis,
+        prefix: config.KEY_PREFIX,
+        log: app.log as Logger,
+      });
+      return sends;
+    },
+    now,
+  });
+  registerLiveEvents(app, { redis: deps.redis, prefix: config.KEY_PREFIX });
+  if (deps.workerRedis) {
+    registerMessagingWorkers(app, {
+      repos: messaging,
+      connection: deps.workerRedis,
+      prefix: config.KEY_PREFIX,
+      log: app.log as Logger,
+      now,
+    });
+  }
   return app;
 }

@@ -27,13 +27,23 @@ export function registerAudit(
     // A refused-by-limit call changed nothing; auditing each would let one client flood the log.
     if (reply.statusCode === 429) return;
     const params = (request.params ?? {}) as Record<string, string>;
-    const targetId = params.userId ?? params.keyId ?? principal.workspaceId;
+    const [targetType, targetId] = params.userId
+      ? ['member', params.userId]
+      : params.keyId
+        ? ['api_key', params.keyId]
+        : params.contactId
+          ? ['contact', params.contactId]
+          : params.messageId
+            ? ['message', params.messageId]
+            : params.phoneNumberId
+              ? ['phone_number', params.phoneNumberId]
+              : ['workspace', principal.workspaceId];
     const status = reply.statusCode;
     const event: AuditV1 = {
       workspaceId: principal.workspaceId,
       actor: { type: principal.type, id: principal.id },
       action: `${request.method} ${url}`,
-      target: { type: params.userId ? 'member' : params.keyId ? 'api_key' : 'workspace', id: targetId },
+      target: { type: targetType, id: targetId },
       at: new Date().toISOString(),
       requestId: request.id,
       ip: request.ip.slice(0, 64),

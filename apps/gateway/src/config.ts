@@ -57,6 +57,18 @@ export const configSchema = {
     default: 5_000,
     description: 'how long an audit-log call to compliance may take before answering 503',
   }),
+  VAULT_URL: Type.String({
+    default: 'http://127.0.0.1:7104',
+    pattern: '^https?://[^\\s/]+$',
+    description:
+      "base URL of vault (phone numbers' access tokens are stored through it), e.g. http://vault:7104",
+  }),
+  VAULT_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 60_000,
+    default: 10_000,
+    description: 'how long a write to vault may take before the call answers 503',
+  }),
   PUBLIC_RATE_PER_IP: perMinute(60, 'unauthenticated calls (sign-up, login, refresh) of one IP address'),
 };
 

@@ -22,6 +22,6 @@ await runService({
       }),
       (sweeper) => sweeper.stop(),
     );
-    return buildApp({ config, log, redis: redis('request'), db });
+    return buildApp({ config, log, redis: redis('request'), workerRedis: redis('worker'), db });
   },
 });

@@ -1,3 +1,4 @@
+import { markSuppressionReady } from '@wapi/consent';
 import { PERMISSIONS, ROLES, ROUTE_ACCESS, type Role, roleHas } from '@wapi/contracts';
 import { useTestContext } from '@wapi/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +47,15 @@ async function addMember(
   return login.json().accessToken as string;
 }
 
+/** Made-up ids, one per path parameter any route takes. */
+const fake = {
+  userId: 'usr_AAAAAAAAAAAAAAAAAAAA',
+  keyId: 'AAAAAAAAAAAA',
+  phoneNumberId: '100000000001',
+  contactId: `ct_${'A'.repeat(22)}`,
+  messageId: `msg_${'A'.repeat(22)}`,
+};
+
 const fill = (route: ApiRoute, values: Record<string, string>) =>
   route.url.replace(/:([A-Za-z0-9_]+)/g, (_, name: string) => {
     const value = values[name];
@@ -73,7 +83,6 @@ describe('every route declares its permission (generated from the route table)',
 
   it('answers 403 PERMISSION_DENIED exactly to the roles lacking each route’s permission', async () => {
     const { keys } = await workspaceWithKeys('perm');
-    const fake = { userId: 'usr_AAAAAAAAAAAAAAAAAAAA', keyId: 'AAAAAAAAAAAA' };
     const mismatches: string[] = [];
     for (const route of gw.app.apiRoutes) {
       const permission = route.permission;
@@ -95,7 +104,6 @@ describe('every route declares its permission (generated from the route table)',
   });
 
   it('answers 401 AUTH_REQUIRED to every non-public route called without credentials', async () => {
-    const fake = { userId: 'usr_AAAAAAAAAAAAAAAAAAAA', keyId: 'AAAAAAAAAAAA' };
     for (const route of gw.app.apiRoutes.filter((r) => r.permission !== 'public')) {
       const answer = await gw.call(
         route.method as 'GET',
@@ -114,11 +122,50 @@ describe('tenant isolation (BOLA, generated from the route table)', () => {
     const member = await gw.signup('bolam');
     await addMember(a.token, member, 'agent', a.owner.workspace.id);
     const b = await workspaceWithKeys('bolab');
+    // A's phone number (stored as the connect route stores it; connecting needs vault, tested
+    // in messaging.test.ts), a contact and a message of A.
+    const phoneNumberId = `9${Date.now()}`;
+    await ctx.db.collection('phone_numbers').insertOne({
+      _id: phoneNumberId as never,
+      workspaceId: a.owner.workspace.id,
+      wabaId: '1',
+      displayPhoneNumber: '+1 555 0100',
+      verifiedName: null,
+      status: 'connected',
+      qualityRating: null,
+      messagingLimitTier: null,
+      throughputMps: 80,
+      connectedAt: new Date(),
+    });
+    const contact = await gw.call('POST', '/api/v1/contacts', {
+      token: a.token,
+      body: { phone: '+14155550100' },
+    });
+    expect(contact.statusCode, contact.body).toBe(201);
+    await markSuppressionReady(ctx.redis, ctx.prefix);
+    const message = await gw.call('POST', '/api/v1/messages', {
+      token: a.token,
+      body: {
+        contactId: contact.json().id,
+        content: { type: 'template', template: { name: 't', language: 'en' } },
+      },
+    });
+    expect(message.statusCode, message.body).toBe(202);
     // A's ids, one per path parameter any route takes. A new route with a new parameter
     // fails `fill` until it gets a value here.
-    const aIds = { userId: member.user.id, keyId: a.keyIds.viewer };
+    const aIds = {
+      userId: member.user.id,
+      keyId: a.keyIds.viewer,
+      phoneNumberId,
+      contactId: contact.json().id,
+      messageId: message.json().id,
+    };
     // Bodies valid for each route, so the call reaches the lookup instead of stopping at validation.
-    const bodies: Record<string, unknown> = { 'PATCH /api/v1/members/:userId': { role: 'viewer' } };
+    const bodies: Record<string, unknown> = {
+      'PATCH /api/v1/members/:userId': { role: 'viewer' },
+      'PATCH /api/v1/contacts/:contactId': { name: 'changed by B' },
+      'POST /api/v1/contacts/:contactId/consent': { signal: 'opt_out', scope: 'all' },
+    };
     const withId = gw.app.apiRoutes.filter((r) => r.params.length > 0);
     expect(withId.length).toBeGreaterThanOrEqual(5);
     const leaks: string[] = [];
@@ -149,6 +196,14 @@ describe('tenant isolation (BOLA, generated from the route table)', () => {
     const key = await gw.call('GET', `/api/v1/api-keys/${a.keyIds.viewer}`, { token: a.token });
     expect(key.json().revokedAt).toBeNull();
     expect((await gw.call('GET', '/api/v1/auth/me', { token: a.keys.viewer })).statusCode).toBe(200);
+    const ownContact = await gw.call('GET', `/api/v1/contacts/${aIds.contactId}`, { token: a.token });
+    expect(ownContact.json().name).toBeNull();
+    expect((await gw.call('GET', `/api/v1/messages/${aIds.messageId}`, { token: a.token })).statusCode).toBe(
+      200,
+    );
+    expect(
+      (await gw.call('GET', `/api/v1/phone-numbers/${phoneNumberId}`, { token: a.token })).statusCode,
+    ).toBe(200);
   });
 });
 
@@ -170,12 +225,13 @@ describe('API keys', () => {
 
   it('acts as its role: a viewer key cannot send (403), an agent key passes authorisation, and lastUsedAt is kept', async () => {
     const { token, keys, keyIds } = await workspaceWithKeys('send');
-    const body = { to: '919999000001', text: 'hi' };
+    const body = { to: '+919999000001', content: { type: 'text', text: { body: 'hi' } } };
     const viewer = await gw.call('POST', '/api/v1/messages', { token: keys.viewer, body });
     expect(viewer.statusCode).toBe(403);
     expect(viewer.json().error.code).toBe('PERMISSION_DENIED');
     const agent = await gw.call('POST', '/api/v1/messages', { token: keys.agent, body });
-    expect(agent.json().error.code).toBe('NOT_IMPLEMENTED');
+    // Past authorisation, stopped by the workspace having no number yet.
+    expect(agent.json().error.code).toBe('PHONE_NUMBER_NOT_CONNECTED');
     const me = await gw.call('GET', '/api/v1/auth/me', { token: keys.agent });
     expect(me.json()).toMatchObject({ principal: { type: 'api_key', id: keyIds.agent }, role: 'agent' });
     const listed = await gw.call('GET', `/api/v1/api-keys/${keyIds.agent}`, { token });

@@ -93,9 +93,10 @@ describe('audit', () => {
     expect(created.statusCode).toBe(201);
     const denied = await gw.call('POST', '/api/v1/messages', {
       token: created.json().key,
-      body: { to: '919999000001', text: 'x' },
+      body: { to: '+919999000001', content: { type: 'text', text: { body: 'x' } } },
     });
-    expect(denied.statusCode).toBe(501);
+    // Refused (no number connected yet): audited as a failure of the API key.
+    expect(denied.statusCode).toBe(422);
     const events = await auditEvents();
     const create = events.find((e) => e.requestId === 'req-audit-1');
     expect(create).toMatchObject({

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { PermissionSchema, RoleSchema } from './permissions';
+import { MessageCategory, SendContent } from './queues';
 
 /**
  * The gateway's public API (`/api/v1`): request and response bodies. Every object is
@@ -157,13 +158,223 @@ export const ApiKeyList = Type.Object({ apiKeys: Type.Array(ApiKey) }, closed);
 export type ApiKeyList = Static<typeof ApiKeyList>;
 
 /** `POST /api/v1/messages` (the messaging issue fills in the content types). */
+// ---------------------------------------------------------------------------------------
+// Phone numbers, contacts and messages (issue #11).
+
+/** Meta's numeric ids (phone number id, WABA id). */
+const MetaId = (description: string) => Type.String({ pattern: '^[0-9]{1,32}$', description });
+export const PhoneNumberIdParam = MetaId('Meta phone number id');
+export const ContactIdParam = Type.String({ pattern: '^ct_[A-Za-z0-9_-]{22}$', description: 'contact id' });
+export const MessageIdParam = Type.String({ pattern: '^msg_[A-Za-z0-9_-]{22}$', description: 'message id' });
+
+/** `POST /api/v1/phone-numbers`: connect a number manually; the token goes to vault and is never returned. */
+export const ConnectPhoneNumberRequest = Type.Object(
+  {
+    phoneNumberId: PhoneNumberIdParam,
+    wabaId: MetaId('WhatsApp Business Account id'),
+    displayPhoneNumber: Type.String({ minLength: 3, maxLength: 32, description: 'as Meta shows it' }),
+    verifiedName: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    accessToken: Type.String({
+      minLength: 20,
+      maxLength: 2_048,
+      description: 'a Meta system-user access token; stored in vault, never returned',
+    }),
+  },
+  closed,
+);
+export type ConnectPhoneNumberRequest = Static<typeof ConnectPhoneNumberRequest>;
+
+export const PhoneNumber = Type.Object(
+  {
+    phoneNumberId: PhoneNumberIdParam,
+    wabaId: Type.String(),
+    displayPhoneNumber: Type.String(),
+    verifiedName: Type.Union([Type.String(), Type.Null()]),
+    status: Type.Union([Type.Literal('connected'), Type.Literal('disconnected')]),
+    qualityRating: Type.Union([Type.String(), Type.Null()], {
+      description: 'GREEN, YELLOW, RED; null until Meta reports it',
+    }),
+    messagingLimitTier: Type.Union([Type.String(), Type.Null()], {
+      description: 'e.g. TIER_1K; null until known',
+    }),
+    throughputMps: Type.Integer({
+      description: 'messages per second Meta allows this number (80 by default)',
+    }),
+    connectedAt: IsoTime,
+  },
+  closed,
+);
+export type PhoneNumber = Static<typeof PhoneNumber>;
+export const ApiPhoneNumberList = Type.Object({ phoneNumbers: Type.Array(PhoneNumber) }, closed);
+
+const Tag = Type.String({ minLength: 1, maxLength: 64 });
+const Attributes = Type.Record(
+  Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
+  Type.String({ maxLength: 1_024 }),
+  {
+    maxProperties: 50,
+    description: 'custom attributes: up to 50 string values',
+  },
+);
+const PhoneInput = Type.String({
+  minLength: 3,
+  maxLength: 32,
+  description: 'a phone number in international form (+14155550123 or 14155550123); normalised to E.164',
+});
+
+export const CreateContactRequest = Type.Object(
+  {
+    phone: PhoneInput,
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: 50 })),
+    attributes: Type.Optional(Attributes),
+  },
+  closed,
+);
+export type CreateContactRequest = Static<typeof CreateContactRequest>;
+
+/** The phone number is the contact's identity and cannot change: create another contact instead. */
+export const UpdateContactRequest = Type.Object(
+  {
+    name: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 256 }), Type.Null()])),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: 50 })),
+    attributes: Type.Optional(Attributes),
+  },
+  closed,
+);
+export type UpdateContactRequest = Static<typeof UpdateContactRequest>;
+
+export const Contact = Type.Object(
+  {
+    id: ContactIdParam,
+    phone: Type.String({ description: 'E.164' }),
+    waId: Type.String({ description: 'WhatsApp user id: the E.164 digits without +' }),
+    name: Type.Union([Type.String(), Type.Null()]),
+    tags: Type.Array(Type.String()),
+    attributes: Type.Record(Type.String(), Type.String()),
+    createdAt: IsoTime,
+    updatedAt: IsoTime,
+  },
+  closed,
+);
+export type Contact = Static<typeof Contact>;
+
+export const ContactListQuery = Type.Object(
+  {
+    phone: Type.Optional(PhoneInput),
+    tag: Type.Optional(Tag),
+    q: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 120, description: 'name prefix, case-insensitive' }),
+    ),
+    cursor: Type.Optional(Type.String({ maxLength: 64, description: '`nextCursor` of the previous page' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  },
+  closed,
+);
+export const ContactList = Type.Object(
+  { contacts: Type.Array(Contact), nextCursor: Type.Union([Type.String(), Type.Null()]) },
+  closed,
+);
+
+/** `POST /api/v1/contacts/:contactId/consent`: a manual opt-out or opt-in, recorded by compliance. */
+export const ApiConsentChangeRequest = Type.Object(
+  {
+    signal: Type.Union([Type.Literal('opt_out'), Type.Literal('opt_in')]),
+    scope: Type.Union([Type.Literal('all'), Type.Literal('marketing')], {
+      description: 'all messages, or marketing templates only',
+    }),
+    note: Type.Optional(
+      Type.String({ maxLength: 1_024, description: 'why, as recorded (e.g. "asked by phone")' }),
+    ),
+  },
+  closed,
+);
+export type ApiConsentChangeRequest = Static<typeof ApiConsentChangeRequest>;
+
+/**
+ * `POST /api/v1/messages`: one message, addressed by `contactId` or `to` (a phone number),
+ * from `phoneNumberId` (default: the workspace's number when it has exactly one). `content`
+ * has Meta's shape (`{ type: 'text', text: { body } }`, template, media, interactive).
+ */
 export const ApiSendMessageRequest = Type.Object(
   {
-    to: Type.String({ pattern: '^[0-9]{6,15}$', description: 'WhatsApp user id (digits)' }),
-    text: Type.String({ minLength: 1, maxLength: 4_096 }),
+    contactId: Type.Optional(ContactIdParam),
+    to: Type.Optional(PhoneInput),
+    phoneNumberId: Type.Optional(PhoneNumberIdParam),
+    content: SendContent,
+    replyToWamid: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 256, description: 'quote this message' }),
+    ),
+    category: Type.Optional(MessageCategory),
   },
   closed,
 );
 export type ApiSendMessageRequest = Static<typeof ApiSendMessageRequest>;
+
+/** `POST /api/v1/messages/send`: the compatibility form, a text to a contact. */
+export const ApiSendTextRequest = Type.Object(
+  { contactId: ContactIdParam, body: Type.String({ minLength: 1, maxLength: 4_096 }) },
+  closed,
+);
+
+/** `POST /api/v1/messages/batch`: up to 1,000 sends, each checked on its own, written together. */
+export const ApiSendBatchRequest = Type.Object(
+  { messages: Type.Array(ApiSendMessageRequest, { minItems: 1, maxItems: 1_000 }) },
+  closed,
+);
+export const ApiSendBatchResponse = Type.Object(
+  {
+    accepted: Type.Integer(),
+    results: Type.Array(
+      Type.Union([
+        Type.Object({ index: Type.Integer(), id: Type.String(), status: Type.Literal('accepted') }, closed),
+        Type.Object(
+          {
+            index: Type.Integer(),
+            error: Type.Object({ code: Type.String(), message: Type.String() }, closed),
+          },
+          closed,
+        ),
+      ]),
+      { description: 'one per message, in request order: its id, or why it was refused' },
+    ),
+  },
+  closed,
+);
+
+export const MessageAccepted = Type.Object({ id: MessageIdParam, status: Type.Literal('accepted') }, closed);
+
+const MessageStatusName = Type.Union(
+  ['accepted', 'sent', 'delivered', 'read', 'failed', 'received'].map((s) => Type.Literal(s)),
+);
+export const Message = Type.Object(
+  {
+    id: Type.String(),
+    direction: Type.Union([Type.Literal('outbound'), Type.Literal('inbound')]),
+    phoneNumberId: Type.String(),
+    waId: Type.String(),
+    contactId: Type.String(),
+    wamid: Type.Union([Type.String(), Type.Null()]),
+    status: MessageStatusName,
+    category: Type.String(),
+    contentType: Type.String(),
+    history: Type.Array(Type.Object({ status: Type.String(), at: IsoTime }, closed)),
+    error: Type.Union([Type.Object({ code: Type.Integer(), title: Type.String() }, closed), Type.Null()]),
+    createdAt: IsoTime,
+  },
+  closed,
+);
+export type Message = Static<typeof Message>;
+export const MessageListQuery = Type.Object({ wamid: Type.String({ minLength: 1, maxLength: 256 }) }, closed);
+export const MessageList = Type.Object({ messages: Type.Array(Message) }, closed);
+export const Timeline = Type.Object(
+  {
+    messages: Type.Array(Message),
+    windowExpiresAt: Type.Union([IsoTime, Type.Null()], {
+      description: 'when the customer-service window closes; null if closed',
+    }),
+  },
+  closed,
+);
 
 export const NoContent = Type.Null({ description: 'no body' });

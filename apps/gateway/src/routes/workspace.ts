@@ -3,7 +3,6 @@ import {
   AddMemberRequest,
   ApiKeyIdParam,
   ApiKeyList,
-  ApiSendMessageRequest,
   AppError,
   CreateApiKeyRequest,
   CreatedApiKey,
@@ -70,7 +69,7 @@ function assertMayAssign(principal: Principal, from: Role | undefined, to: Role 
   }
 }
 
-/** The token's workspace, its members, its API keys and the (not yet implemented) send route. */
+/** The token's workspace, its members and its API keys. */
 export function registerWorkspaceRoutes(app: ServiceApp, deps: WorkspaceRouteDeps): void {
   const { tenancy } = deps;
 
@@ -332,20 +331,6 @@ export function registerWorkspaceRoutes(app: ServiceApp, deps: WorkspaceRouteDep
       // The cache answers authentication: revoke there first-class, not after its TTL.
       await deps.cache.setApiKey(key._id, { workspaceId: ws, role: key.role, hash: key.hash, revoked: true });
       return reply.code(204).send(null);
-    },
-  );
-
-  app.post(
-    '/api/v1/messages',
-    {
-      config: { permission: 'messages:send', sendLimited: true },
-      schema: { tags: ['messages'], body: ApiSendMessageRequest, response: { 202: NoContent, ...errors } },
-    },
-    async () => {
-      throw new AppError(
-        'NOT_IMPLEMENTED',
-        'Sending lands with the messaging issue; authorisation and limits apply already.',
-      );
     },
   );
 }

@@ -1,0 +1,42 @@
+import { type DirectoryEntry, directoryKey } from '@wapi/contracts';
+import type { Redis } from 'ioredis';
+import type { MessagingRepositories, PhoneNumberDoc } from './repositories';
+
+const entryOf = (doc: PhoneNumberDoc): DirectoryEntry => ({
+  phoneNumberId: doc._id,
+  workspaceId: doc.workspaceId,
+  wabaId: doc.wabaId,
+});
+
+/**
+ * The phone_number_id -> workspace directory webhook-ingest routes by. The database is the
+ * truth; Redis is a cache written on connect and rebuilt at start-up, and a miss is answered
+ * from the database (`GET /internal/v1/directory/:phoneNumberId`), so losing Redis never
+ * loses routing.
+ */
+export function phoneDirectory(redis: Redis, prefix: string, repos: MessagingRepositories) {
+  return {
+    async publish(doc: PhoneNumberDoc): Promise<void> {
+      await redis.set(directoryKey(prefix, doc._id), JSON.stringify(entryOf(doc)));
+    },
+    /** Writes every connected number's entry (one pipeline); returns how many. */
+    async rebuild(): Promise<number> {
+      const docs = await repos.phoneNumbers.find({ status: 'connected' });
+      if (docs.length === 0) return 0;
+      const pipeline = redis.pipeline();
+      for (const doc of docs) pipeline.set(directoryKey(prefix, doc._id), JSON.stringify(entryOf(doc)));
+      await pipeline.exec();
+      return docs.length;
+    },
+    /** The entry from Redis, else from the database (refilling Redis); null for an unknown number. */
+    async lookup(phoneNumberId: string): Promise<DirectoryEntry | null> {
+      const cached = await redis.get(directoryKey(prefix, phoneNumberId)).catch(() => null);
+      if (cached) return JSON.parse(cached) as DirectoryEntry;
+      const doc = await repos.phoneNumbers.findOne({ _id: phoneNumberId, status: 'connected' });
+      if (!doc) return null;
+      await redis.set(directoryKey(prefix, doc._id), JSON.stringify(entryOf(doc))).catch(() => undefined);
+      return entryOf(doc);
+    },
+  };
+}
+export type PhoneDirectory = ReturnType<typeof phoneDirectory>;

@@ -1,0 +1,65 @@
+import type { MessageEventV1, MessageInboundV1 } from '@wapi/contracts';
+import { createWorker, drainOnClose, type ServiceApp } from '@wapi/service-kit';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { applyInboundMessages, applyMessageEvents, microBatcher } from './apply-events';
+import { publishLiveEvents } from './live-events';
+import { inboundMessageId, type MessagingRepositories } from './repositories';
+
+/**
+ * The consumers of `message.events.v1` and `message.inbound.v1`. Many jobs run at once
+ * (concurrency 200) and feed one micro-batcher each, so a burst is written with a few
+ * `bulkWrite`/`insertMany` calls instead of one round trip per event.
+ */
+export function registerMessagingWorkers(
+  app: ServiceApp,
+  deps: { repos: MessagingRepositories; connection: Redis; prefix: string; log: Logger; now(): Date },
+): void {
+  const options = { connection: deps.connection, prefix: deps.prefix, log: deps.log };
+  // Published after the write, so a client never sees a change the store does not hold; a
+  // failed publish is logged (the state itself is applied).
+  const publish = (items: Parameters<typeof publishLiveEvents>[2]) =>
+    publishLiveEvents(deps.connection, deps.prefix, items).catch((error: unknown) => {
+      deps.log.error({ err: error }, 'live events not published');
+    });
+  const events = microBatcher<MessageEventV1>(async (batch) => {
+    const { unresolved, resolved } = await applyMessageEvents(deps.repos, batch);
+    await publish(
+      resolved.map(({ event, messageId }) => ({
+        workspaceId: event.workspaceId,
+        event: {
+          type: 'message.status',
+          messageId,
+          wamid: event.wamid ?? null,
+          status: event.status,
+          at: event.occurredAt,
+        },
+      })),
+    );
+    return unresolved;
+  });
+  const inbound = microBatcher<MessageInboundV1>(async (batch) => {
+    await applyInboundMessages(deps.repos, batch, deps.now());
+    await publish(
+      batch.map((m) => ({
+        workspaceId: m.workspaceId,
+        event: {
+          type: 'message.inbound',
+          messageId: inboundMessageId(m.workspaceId, m.wamid),
+          wamid: m.wamid,
+          status: 'received',
+          at: m.receivedAt,
+        },
+      })),
+    );
+    return [];
+  });
+  drainOnClose(
+    app,
+    createWorker('message.events.v1', (payload) => events.add(payload), options, { concurrency: 200 }),
+  );
+  drainOnClose(
+    app,
+    createWorker('message.inbound.v1', (payload) => inbound.add(payload), options, { concurrency: 200 }),
+  );
+}

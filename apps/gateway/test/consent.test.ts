@@ -1,0 +1,107 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  freePort,
+  internalAuthEnv,
+  type SpawnedService,
+  spawnService,
+  useTestContext,
+  waitFor,
+  withDatabase,
+} from '@wapi/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayEnv, type Harness, startGateway } from './harness';
+
+// The real compliance service, built (as in audit-logs.test.ts).
+const complianceDist = fileURLToPath(new URL('../../compliance/dist/server.js', import.meta.url));
+const ctx = useTestContext('gwconsent');
+let compliance: SpawnedService;
+let gw: Harness;
+const complianceDb = () => `${ctx.dbName}_c`;
+
+beforeAll(async () => {
+  if (!existsSync(complianceDist)) throw new Error(`${complianceDist} is missing: build compliance first`);
+  const port = await freePort();
+  compliance = spawnService(complianceDist, {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    REDIS_URL: ctx.infra.redisUrl,
+    KEY_PREFIX: ctx.prefix,
+    MONGO_URL: withDatabase(ctx.infra.mongoUrl, complianceDb()),
+    MONGO_DB: complianceDb(),
+    ...internalAuthEnv('compliance'),
+  });
+  await waitFor(
+    async () => (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined))?.ok === true,
+    {
+      timeoutMs: 20_000,
+      what: `compliance ready (output: ${compliance.output().slice(-500)})`,
+    },
+  );
+  gw = await startGateway(ctx, gatewayEnv(ctx, { COMPLIANCE_URL: `http://127.0.0.1:${port}` }));
+}, 30_000);
+
+afterAll(async () => {
+  await gw?.close();
+  if (compliance && compliance.child.exitCode === null) {
+    compliance.child.kill('SIGTERM');
+    await compliance.exited;
+  }
+  await ctx.mongo
+    .db(complianceDb())
+    .dropDatabase()
+    .catch(() => undefined);
+});
+
+describe('consent per contact (through compliance)', () => {
+  it('records a manual opt-out, shows it, refuses sends with 403 until the opt-in', async () => {
+    const owner = await gw.signup('consent');
+    const auth = owner.tokens.accessToken;
+    // A connected number, stored as the connect route stores it (connecting needs vault: messaging.test.ts).
+    await ctx.db.collection('phone_numbers').insertOne({
+      _id: `8${Date.now()}` as never,
+      workspaceId: owner.workspace.id,
+      wabaId: '1',
+      displayPhoneNumber: '+1 555 0100',
+      verifiedName: null,
+      status: 'connected',
+      qualityRating: null,
+      messagingLimitTier: null,
+      throughputMps: 80,
+      connectedAt: new Date(),
+    });
+    const contact = (
+      await gw.call('POST', '/api/v1/contacts', { token: auth, body: { phone: '+14155550140' } })
+    ).json();
+    const template = { type: 'template', template: { name: 'promo', language: 'en' } };
+    const send = () =>
+      gw.call('POST', '/api/v1/messages', {
+        token: auth,
+        body: { contactId: contact.id, content: template },
+      });
+    expect((await send()).statusCode).toBe(202);
+
+    const out = await gw.call('POST', `/api/v1/contacts/${contact.id}/consent`, {
+      token: auth,
+      body: { signal: 'opt_out', scope: 'all', note: 'asked by phone' },
+    });
+    expect(out.statusCode, out.body).toBe(200);
+    expect(out.json()).toMatchObject({ changed: true });
+    const shown = await gw.call('GET', `/api/v1/contacts/${contact.id}/consent`, { token: auth });
+    expect(shown.statusCode, shown.body).toBe(200);
+    expect(shown.json().states).toEqual(
+      expect.arrayContaining([expect.objectContaining({ scope: 'all', state: 'opted_out' })]),
+    );
+    const refused = await send();
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().error.code).toBe('CONTACT_OPTED_OUT');
+
+    const back = await gw.call('POST', `/api/v1/contacts/${contact.id}/consent`, {
+      token: auth,
+      body: { signal: 'opt_in', scope: 'all' },
+    });
+    expect(back.statusCode, back.body).toBe(200);
+    expect((await send()).statusCode).toBe(202);
+  });
+});
