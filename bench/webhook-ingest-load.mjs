@@ -1,0 +1,131 @@
+// A closed-loop POST load generator for webhook-ingest (or the bare baseline), run as its own
+// process so it does not share an event loop with the server it measures. Each request is a
+// ~1.5 KB Meta-encoded, signed webhook with its own wamid (a pool of `pool` bodies, cycled).
+// Usage: node bench/webhook-ingest-load.mjs '<json: { url, secret, concurrency, durationMs, warmupMs, pool, phoneNumberId }>'
+// Prints one JSON line: { requests, errors, rps, p50Ms, p99Ms, statuses }.
+import { createHmac, randomBytes } from 'node:crypto';
+import http from 'node:http';
+
+const {
+  url,
+  secret,
+  concurrency = 50,
+  durationMs = 10_000,
+  warmupMs = 2_000,
+  pool = 20_000,
+  phoneNumberId = '106540352242922',
+} = JSON.parse(process.argv[2]);
+
+// Meta's encoding: non-ASCII as \uXXXX, '/' as '\/'.
+const metaEncode = (value) =>
+  JSON.stringify(value)
+    .replace(/\//g, '\\/')
+    .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+function body(i) {
+  const text = `Olá! pedido nº ${i} — obrigado 😀 ${'x'.repeat(900)}`;
+  return Buffer.from(
+    metaEncode({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: '100000000000001',
+          changes: [
+            {
+              field: 'messages',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: '15550001111', phone_number_id: phoneNumberId },
+                contacts: [
+                  {
+                    profile: { name: 'Bench Customer' },
+                    wa_id: `1555${String(i % 1_000_000).padStart(7, '0')}`,
+                  },
+                ],
+                messages: [
+                  {
+                    from: `1555${String(i % 1_000_000).padStart(7, '0')}`,
+                    id: `wamid.${randomBytes(30).toString('base64')}`,
+                    timestamp: String(Math.floor(Date.now() / 1000)),
+                    type: 'text',
+                    text: { body: text },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    }),
+  );
+}
+const bodies = Array.from({ length: pool }, (_, i) => {
+  const b = body(i);
+  return { b, sig: `sha256=${createHmac('sha256', secret).update(b).digest('hex')}` };
+});
+const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+const target = new URL(url);
+const latencies = [];
+const statuses = {};
+let errors = 0;
+let measuring = false;
+let stopped = false;
+let next = 0;
+
+function once() {
+  const { b, sig } = bodies[next++ % bodies.length];
+  return new Promise((resolve) => {
+    const started = process.hrtime.bigint();
+    const req = http.request(
+      {
+        agent,
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': b.length,
+          'x-hub-signature-256': sig,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (measuring) {
+            latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+            statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+          }
+          resolve();
+        });
+      },
+    );
+    req.on('error', () => {
+      if (measuring) errors++;
+      resolve();
+    });
+    req.end(b);
+  });
+}
+
+async function loop() {
+  while (!stopped) await once();
+}
+
+const loops = Array.from({ length: concurrency }, loop);
+await new Promise((r) => setTimeout(r, warmupMs));
+measuring = true;
+const start = Date.now();
+await new Promise((r) => setTimeout(r, durationMs));
+measuring = false;
+const elapsed = Date.now() - start;
+stopped = true;
+await Promise.all(loops);
+latencies.sort((a, b) => a - b);
+const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? null;
+const round = (n) => (n === null ? null : Math.round(n * 100) / 100);
+const ok = statuses[200] ?? 0;
+process.stdout.write(
+  `${JSON.stringify({ requests: latencies.length, ok, errors, rps: Math.round((ok * 1000) / elapsed), p50Ms: round(at(0.5)), p99Ms: round(at(0.99)), statuses })}\n`,
+);
+agent.destroy();
