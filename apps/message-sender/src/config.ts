@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import { InternalAuthConfig, loadConfig, serviceBaseConfig, serviceDatabaseConfig } from '@wapi/service-kit';
 
 export const SERVICE = 'message-sender';
@@ -7,6 +8,34 @@ export const configSchema = {
   ...serviceBaseConfig(SERVICE),
   ...serviceDatabaseConfig(SERVICE),
   ...InternalAuthConfig,
+  GRAPH_BASE_URL: Type.String({
+    default: 'https://graph.facebook.com',
+    description: 'the Graph API host; meta-sandbox in development, e.g. http://meta-sandbox:7105',
+  }),
+  GRAPH_VERSION: Type.String({ default: 'v23.0', pattern: '^v[0-9]{2}\\.0$', description: 'e.g. v23.0' }),
+  GRAPH_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 20_000 }),
+  VAULT_URL: Type.String({
+    default: 'http://vault:7104',
+    description: "base URL of vault (numbers' access tokens), e.g. http://vault:7104",
+  }),
+  META_ACCESS_TOKEN_FILE: Type.String({
+    default: '',
+    description:
+      'development only: a file holding one Graph token used for every number instead of vault (meta-sandbox); empty: vault',
+  }),
+  TOKEN_CACHE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 30_000 }),
+  SENDER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 2_000, default: 100 }),
+  SENDER_LOCK_MS: Type.Integer({
+    minimum: 1_000,
+    maximum: 600_000,
+    default: 30_000,
+    description: 'BullMQ lock of an active job; a dead worker’s jobs are taken over after it',
+  }),
+  SENDER_DEFAULT_MPS: Type.Integer({ minimum: 1, maximum: 1_000, default: 80 }),
+  SENDER_PACING_SAFETY: Type.Number({ minimum: 0.5, maximum: 1, default: 0.95 }),
+  SENDER_PAIR_BURST: Type.Integer({ minimum: 1, maximum: 1_000, default: 45 }),
+  SENDER_PAIR_INTERVAL_MS: Type.Integer({ minimum: 1, maximum: 600_000, default: 6_100 }),
+  SENDER_MARKETING_SHARE: Type.Number({ minimum: 0.1, maximum: 1, default: 0.8 }),
 };
 
 export type Config = ReturnType<typeof loadServiceConfig>;

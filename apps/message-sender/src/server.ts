@@ -1,13 +1,49 @@
 import { runService } from '@wapi/service-kit';
 import { createMongoClient } from '@wapi/store';
+import { createVaultClient } from '@wapi/vault-client';
 import { buildApp } from './app';
 import { configSchema, SERVICE } from './config';
+import { fileTokenSource, type TokenSource, vaultTokenSource } from './tokens';
 
 await runService({
   service: SERVICE,
   configSchema,
   async start({ config, log, own, redis }) {
     const mongo = own('mongodb', createMongoClient(config.MONGO_URL, `wapi-${SERVICE}`), (m) => m.close());
-    return buildApp({ config, log, redis: redis('request'), db: mongo.db(config.MONGO_DB) });
+    const request = redis('request');
+    let tokens: TokenSource;
+    let auth: Parameters<typeof createVaultClient>[0]['auth'] | undefined;
+    const app = await buildApp({
+      config,
+      log,
+      redis: request,
+      db: mongo.db(config.MONGO_DB),
+      sending: {
+        workerConnection: redis('worker'),
+        tokens: {
+          get: (ws, pnid, fresh) => tokens.get(ws, pnid, fresh),
+        },
+      },
+    });
+    auth = app.internalAuth;
+    if (config.META_ACCESS_TOKEN_FILE) {
+      tokens = fileTokenSource(config.META_ACCESS_TOKEN_FILE);
+    } else {
+      if (!auth)
+        throw new Error('message-sender: internal auth is not configured; set INTERNAL_AUTH_PRIVATE_KEY');
+      const vault = own(
+        'vault client',
+        createVaultClient({
+          baseUrl: config.VAULT_URL,
+          auth,
+          subscriber: redis('worker'),
+          prefix: config.KEY_PREFIX,
+          cacheTtlMs: config.TOKEN_CACHE_MS,
+        }),
+        (v) => v.close(),
+      );
+      tokens = vaultTokenSource(vault, request, config.KEY_PREFIX);
+    }
+    return app;
   },
 });

@@ -1,0 +1,214 @@
+// message-sender, one run: messages/s actually accepted by meta-sandbox from ONE sender
+// process, with zero 130429 as the condition, and the sender's CPU and RSS:
+//   A. 2,000 messages to distinct recipients, one number at 80/s (the issue's pacing test at
+//      full size: expect 2,000 / (80 x 0.95 safety) = 26.3 s);
+//   B. one number set to 1,000/s;
+//   C. 20 numbers at 80/s each, at the same time.
+//
+// Usage: node bench/message-sender.mjs [--json] [--per-number 800] [--fast 10000]
+// Needs the infrastructure (`bash infra/infra.sh start`) and built sandbox and sender
+// (`pnpm --filter @wapi/meta-sandbox --filter @wapi/message-sender build`). Works under its
+// own key prefix and database and removes them after.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MongoClient } from 'mongodb';
+import { freePort, infraEnv, repoRoot, startProcess, waitReady } from './lib/harness.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    'per-number': { type: 'string', default: '800' },
+    fast: { type: 'string', default: '10000' },
+  },
+});
+const perNumber = Number(args['per-number']);
+const fastCount = Number(args.fast);
+const say = (text) => !args.json && console.error(text);
+
+const senderDir = join(repoRoot, 'apps', 'message-sender');
+const requireFromSender = createRequire(join(senderDir, 'package.json'));
+const { Queue } = requireFromSender('bullmq');
+const { Redis } = requireFromSender('ioredis');
+
+const infra = infraEnv();
+const prefix = `bench_ms_${randomBytes(3).toString('hex')}`;
+const dbName = `${prefix}_db`;
+const dir = mkdtempSync(join(tmpdir(), 'wapi-bench-sender-'));
+const token = 'EAAbenchsendertoken000001';
+const FAST = '310000000000000';
+const SLOW = Array.from({ length: 20 }, (_, i) => `3200000000000${String(i).padStart(2, '0')}`);
+const SINGLE = '330000000000001';
+
+const seed = {
+  apps: [{ id: '100000000000001', secret: 'bench-secret' }],
+  wabas: [
+    {
+      id: '200000000000001',
+      name: 'Bench WABA',
+      subscribedApps: ['100000000000001'],
+      phoneNumbers: [
+        { id: FAST, display: '15550100000', verifiedName: 'Bench fast', throughputMps: 1000 },
+        { id: SINGLE, display: '15550100001', verifiedName: 'Bench single', throughputMps: 80 },
+        ...SLOW.map((id, i) => ({
+          id,
+          display: `155502000${String(i).padStart(2, '0')}`,
+          verifiedName: `Bench ${i}`,
+          throughputMps: 80,
+        })),
+      ],
+    },
+  ],
+  tokens: [{ value: token, appId: '100000000000001' }],
+  templates: [
+    {
+      wabaId: '200000000000001',
+      name: 'hello_world',
+      language: 'en_US',
+      category: 'UTILITY',
+      components: [{ type: 'BODY', text: 'Hello.' }],
+    },
+  ],
+};
+writeFileSync(join(dir, 'seed.json'), JSON.stringify(seed));
+writeFileSync(join(dir, 'token'), token);
+
+const ed = generateKeyPairSync('ed25519');
+const privateKey = ed.privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32).toString('base64url');
+
+const sandboxPort = await freePort();
+const sandbox = startProcess(join(repoRoot, 'apps', 'meta-sandbox', 'dist', 'server.js'), [], {
+  PORT: String(sandboxPort),
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+  REDIS_URL: infra.WAPI_REDIS_URL,
+  SANDBOX_ADMIN_TOKEN: randomBytes(16).toString('hex'),
+  SANDBOX_SEED_FILE: join(dir, 'seed.json'),
+  SANDBOX_MESSAGING_LIMIT_MODE: 'off',
+  SANDBOX_RETAINED_MESSAGES: '1000',
+});
+await waitReady(`http://127.0.0.1:${sandboxPort}/health/ready`, sandbox);
+
+const redis = new Redis(infra.WAPI_REDIS_URL, { maxRetriesPerRequest: null });
+// The fast number's throughput, as an operator sets it (README: per-number overrides).
+await redis.hset(`${prefix}:{sender}:mps`, FAST, '1000');
+await redis.set(`${prefix}:{suppression}:ready`, new Date().toISOString());
+
+const senderPort = await freePort();
+const sender = startProcess(join(senderDir, 'dist', 'server.js'), [], {
+  PORT: String(senderPort),
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+  REDIS_URL: infra.WAPI_REDIS_URL,
+  MONGO_URL: infra.WAPI_MONGO_URL,
+  MONGO_DB: dbName,
+  KEY_PREFIX: prefix,
+  INTERNAL_AUTH_PRIVATE_KEY: privateKey,
+  GRAPH_BASE_URL: `http://127.0.0.1:${sandboxPort}`,
+  META_ACCESS_TOKEN_FILE: join(dir, 'token'),
+  SENDER_CONCURRENCY: '300',
+});
+await waitReady(`http://127.0.0.1:${senderPort}/health/ready`, sender);
+
+const sendQueue = new Queue('message.send.v1', {
+  connection: redis,
+  prefix: `${prefix}:{q:message.send.v1}`,
+});
+const eventQueue = new Queue('message.events.v1', {
+  connection: redis,
+  prefix: `${prefix}:{q:message.events.v1}`,
+});
+
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, 100 Hz
+}
+function rssMb(pid) {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS'));
+  return Math.round(Number(line.split(/\s+/)[1]) / 1024);
+}
+const rateLimited = () => (sender.output().match(/"code":130429/g) ?? []).length;
+
+let sent = 0;
+async function scenario(name, numbers, count) {
+  const jobs = [];
+  for (const pnid of numbers)
+    for (let i = 0; i < count; i += 1) {
+      const messageId = `${name}_${pnid}_${i}`;
+      jobs.push({
+        name: 'message.send.v1',
+        data: {
+          workspaceId: 'ws_bench',
+          messageId,
+          phoneNumberId: pnid,
+          to: `1${pnid.slice(-4)}${String(i).padStart(6, '0')}`,
+          category: 'utility',
+          content: { type: 'template', template: { name: 'hello_world', language: 'en_US' } },
+          acceptedAt: new Date().toISOString(),
+        },
+        opts: { jobId: `ws_bench~${messageId}`, removeOnComplete: true },
+      });
+    }
+  const before429 = rateLimited();
+  const cpu0 = cpuMs(sender.child.pid);
+  const started = Date.now();
+  for (let i = 0; i < jobs.length; i += 1000) await sendQueue.addBulk(jobs.slice(i, i + 1000));
+  const target = sent + jobs.length;
+  let peakRss = 0;
+  for (;;) {
+    const counts = await eventQueue.getJobCounts('waiting');
+    peakRss = Math.max(peakRss, rssMb(sender.child.pid));
+    if (counts.waiting >= target) break;
+    if (Date.now() - started > 180_000)
+      throw new Error(`${name}: not done after 180 s (${counts.waiting}/${target})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  sent = target;
+  const seconds = (Date.now() - started) / 1000;
+  const cpu = (cpuMs(sender.child.pid) - cpu0) / 1000;
+  const result = {
+    name,
+    messages: jobs.length,
+    seconds: Number(seconds.toFixed(2)),
+    perSecond: Math.round(jobs.length / seconds),
+    errors130429: rateLimited() - before429,
+    cpuSecondsPerSecond: Number((cpu / seconds).toFixed(2)),
+    peakRssMb: peakRss,
+  };
+  say(JSON.stringify(result));
+  return result;
+}
+
+const results = [];
+try {
+  results.push(await scenario('A_2000_at_80', [SINGLE], 2000));
+  results.push(await scenario('B_one_number_1000', [FAST], fastCount));
+  results.push(await scenario('C_20_numbers_80', SLOW, perNumber));
+} finally {
+  sender.child.kill('SIGTERM');
+  sandbox.child.kill('SIGTERM');
+  await Promise.all([sender.exited, sandbox.exited]);
+  await sendQueue.obliterate({ force: true }).catch(() => undefined);
+  await eventQueue.obliterate({ force: true }).catch(() => undefined);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+  const mongo = await MongoClient.connect(infra.WAPI_MONGO_URL);
+  await mongo
+    .db(dbName)
+    .dropDatabase()
+    .catch(() => undefined);
+  await mongo.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+if (args.json) console.log(JSON.stringify({ results }, null, 2));
+else console.table(results);
