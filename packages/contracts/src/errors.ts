@@ -83,6 +83,24 @@ export const ERRORS = {
     status: 503,
     message: 'The current key-encryption key reached its safe number of encryptions; add a new key version.',
   },
+  // webhook-ingest (issue #12)
+  WEBHOOK_VERIFY_TOKEN_INVALID: {
+    status: 403,
+    message:
+      'The webhook verification handshake failed: hub.mode must be subscribe and hub.verify_token must equal the configured WEBHOOK_VERIFY_TOKEN.',
+  },
+  WEBHOOK_NOT_CONFIGURED: {
+    status: 503,
+    message:
+      'No Meta app secret is configured, so no webhook can be verified; set META_APP_SECRETS and restart.',
+  },
+  // message-sender (issue #13)
+  SEND_OUTCOME_UNKNOWN: {
+    status: 409,
+    message:
+      'A Graph call for this message started and its outcome was never recorded, so it is not resent; check its status webhook before replaying it.',
+  },
+
   // gateway (issue #10): identity, access, tenancy
   AUTH_REQUIRED: {
     status: 401,
@@ -114,6 +132,29 @@ export const ERRORS = {
     message: 'A workspace needs an owner: make another member owner before removing or demoting this one.',
   },
   NOT_IMPLEMENTED: { status: 501, message: 'This endpoint is declared but not available yet.' },
+  // gateway, part 2: contacts, phone numbers, messages
+  PHONE_NUMBER_INVALID: {
+    status: 422,
+    message:
+      'This is not a possible phone number; give it in international form with its country code (+14155550123).',
+  },
+  CONTACT_EXISTS: {
+    status: 409,
+    message: 'A contact with this phone number exists; find it with GET /api/v1/contacts?phone=.',
+  },
+  PHONE_NUMBER_TAKEN: {
+    status: 409,
+    message: 'This WhatsApp phone number is already connected to a workspace.',
+  },
+  PHONE_NUMBER_NOT_CONNECTED: {
+    status: 422,
+    message:
+      'No connected WhatsApp number to send from; connect one (POST /api/v1/phone-numbers) or name phoneNumberId.',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    message: 'This Idempotency-Key was used with another request body; use a new key for a new message.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

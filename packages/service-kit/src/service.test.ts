@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import { AppError, ERRORS } from '@wapi/contracts';
 import { gate, waitFor } from '@wapi/testkit';
+import { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createLogger, createService } from './service';
 
@@ -222,5 +223,21 @@ describe('graceful close', () => {
     expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(received.toLowerCase()).toContain('connection: close');
     expect(received).not.toContain('"ran":true');
+  });
+});
+
+describe('service metrics', () => {
+  it('serves a metric the app registers on app.metrics at /metrics', async () => {
+    const instance = createService({
+      service: 'svc',
+      version: '0',
+      logLevel: 'silent',
+      readinessTimeoutMs: 100,
+      checks: [],
+    });
+    const sent = new Counter({ name: 'svc_sends_total', help: 'sends', registers: [instance.metrics] });
+    sent.inc(3);
+    const res = await instance.inject({ method: 'GET', url: '/metrics' });
+    expect(res.body).toMatch(/^svc_sends_total\{service="svc"\} 3$/m);
   });
 });

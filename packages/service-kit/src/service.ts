@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError, ErrorResponse, WhoAmIResponse } from '@wapi/contracts';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { answerError, installErrorHandling } from './errors';
 import { installHealth, type ReadinessCheck } from './health';
 import { type InternalAuth, registerInternal } from './internal-auth';
@@ -36,6 +37,8 @@ declare module 'fastify' {
     internalAuth?: InternalAuth;
     /** Every route registered on the service, as the conformance suite inspects them. */
     routeTable: RouteEntry[];
+    /** The Prometheus registry `/metrics` serves: register the service's own metrics here. */
+    metrics: Registry;
   }
 }
 
@@ -115,13 +118,14 @@ export function createService(options: ServiceOptions): ServiceApp {
     if (closing) reply.header('connection', 'close');
   });
   installErrorHandling(app);
-  installHealth(app, {
+  const metrics = installHealth(app, {
     service: options.service,
     version: options.version,
     checks: options.checks,
     timeoutMs: options.readinessTimeoutMs,
     ...(options.versions ? { versions: options.versions } : {}),
   });
+  app.decorate('metrics', metrics);
   if (options.internalAuth) {
     const auth = options.internalAuth;
     app.decorate('internalAuth', auth);
