@@ -43,7 +43,7 @@ const say = (text) => !args.json && console.error(text);
 
 function load(options) {
   return new Promise((resolve, reject) => {
-    const proc = startProcess(join(here, 'gateway-load.mjs'), [
+    const proc = startProcess(join(here, 'http-load.mjs'), [
       JSON.stringify({ warmupMs: 1_000, durationMs, ...options }),
     ]);
     proc.exited.then(({ code }) => {

@@ -38,11 +38,11 @@ const root = join(here, '..');
 const gatewayDir = join(root, 'apps', 'gateway');
 const say = (text) => !args.json && console.error(text);
 
-/** Runs gateway-load.mjs in its own process and returns its figures. */
+/** Runs http-load.mjs in its own process and returns its figures. */
 function load(options) {
   return new Promise((resolve, reject) => {
     const proc = startProcess(
-      join(here, 'gateway-load.mjs'),
+      join(here, 'http-load.mjs'),
       [JSON.stringify({ warmupMs: 1_000, durationMs, ...options })],
       {},
     );

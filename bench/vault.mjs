@@ -88,7 +88,7 @@ function load(url, headers, concurrency = 50) {
     const child = spawn(
       process.execPath,
       [
-        join(root, 'bench', 'vault-load.mjs'),
+        join(root, 'bench', 'http-load.mjs'),
         JSON.stringify({ url, headers, concurrency, durationMs, warmupMs: 2_000 }),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },

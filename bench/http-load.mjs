@@ -1,7 +1,7 @@
-// HTTP load for bench/gateway.mjs, run as its own process so it shares no event loop with the
-// server it measures. Closed loop (`concurrency` requests in flight) or, with `ratePerSec`, open
+// The HTTP load generator every service benchmark runs as its own process, so it shares no
+// event loop with the server it measures. Closed loop (`concurrency` requests in flight) or, with `ratePerSec`, open
 // loop (requests started on a fixed schedule whatever the answers, as independent clients do).
-// Usage: node gateway-load.mjs '<json: { url, method, headers, body, concurrency, ratePerSec, durationMs, warmupMs }>'
+// Usage: node bench/http-load.mjs '<json: { url, method, headers, body, concurrency, ratePerSec, durationMs, warmupMs }>'
 // Prints one JSON line: { requests, errors, rps, p50Ms, p99Ms, statuses }.
 import http from 'node:http';
 
