@@ -32,7 +32,7 @@ export const configSchema = {
     description: 'BullMQ lock of an active job; a dead worker’s jobs are taken over after it',
   }),
   SENDER_DEFAULT_MPS: Type.Integer({ minimum: 1, maximum: 1_000, default: 80 }),
-  SENDER_PACING_SAFETY: Type.Number({ minimum: 0.5, maximum: 1, default: 0.95 }),
+  SENDER_PACING_SAFETY: Type.Number({ minimum: 0.5, maximum: 1, default: 0.9 }),
   SENDER_PAIR_BURST: Type.Integer({ minimum: 1, maximum: 1_000, default: 45 }),
   SENDER_PAIR_INTERVAL_MS: Type.Integer({ minimum: 1, maximum: 600_000, default: 6_100 }),
   SENDER_MARKETING_SHARE: Type.Number({ minimum: 0.1, maximum: 1, default: 0.8 }),
