@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { freePort, infraEnv, startProcess, waitReady } from './lib/harness.mjs';
+import { freePort, infraEnv, runHttpLoad, startProcess, waitReady } from './lib/harness.mjs';
 import { findCeiling, measureStoreCeilings } from './lib/store-ceilings.mjs';
 
 const { values: args } = parseArgs({
@@ -41,17 +41,8 @@ const { Redis } = gatewayRequire('ioredis');
 const { Queue } = gatewayRequire('bullmq');
 const say = (text) => !args.json && console.error(text);
 
-function load(options) {
-  return new Promise((resolve, reject) => {
-    const proc = startProcess(join(here, 'http-load.mjs'), [
-      JSON.stringify({ warmupMs: 1_000, durationMs, ...options }),
-    ]);
-    proc.exited.then(({ code }) => {
-      if (code !== 0) reject(new Error(`load generator failed:\n${proc.output()}`));
-      else resolve(JSON.parse(proc.output().trim().split('\n').at(-1)));
-    });
-  });
-}
+/** The load generator with this run's duration and warm-up. */
+const load = (options) => runHttpLoad({ warmupMs: 1_000, durationMs, ...options });
 
 const infra = infraEnv();
 const tag = `${process.pid}_${randomBytes(3).toString('hex')}`;

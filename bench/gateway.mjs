@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { freePort, infraEnv, startProcess, waitReady } from './lib/harness.mjs';
+import { freePort, infraEnv, runHttpLoad, startProcess, waitReady } from './lib/harness.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,20 +38,8 @@ const root = join(here, '..');
 const gatewayDir = join(root, 'apps', 'gateway');
 const say = (text) => !args.json && console.error(text);
 
-/** Runs http-load.mjs in its own process and returns its figures. */
-function load(options) {
-  return new Promise((resolve, reject) => {
-    const proc = startProcess(
-      join(here, 'http-load.mjs'),
-      [JSON.stringify({ warmupMs: 1_000, durationMs, ...options })],
-      {},
-    );
-    proc.exited.then(({ code }) => {
-      if (code !== 0) reject(new Error(`load generator failed:\n${proc.output()}`));
-      else resolve(JSON.parse(proc.output().trim().split('\n').at(-1)));
-    });
-  });
-}
+/** The load generator with this run's duration and warm-up. */
+const load = (options) => runHttpLoad({ warmupMs: 1_000, durationMs, ...options });
 
 const infra = infraEnv();
 const tag = `${process.pid}_${randomBytes(3).toString('hex')}`;

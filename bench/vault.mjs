@@ -5,7 +5,6 @@
 // Usage: node bench/vault.mjs [--json] [--duration-ms 10000] [--secrets 5000]
 // Needs the infrastructure (`infra/infra.sh start`) and a built vault (`pnpm --filter
 // @wapi/vault build`). Works under its own key prefix and databases and removes them after.
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { freePort, infraEnv, startProcess, waitReady } from './lib/harness.mjs';
+import { freePort, infraEnv, runHttpLoad, startProcess, waitReady } from './lib/harness.mjs';
 import { findCeiling, measureStoreCeilings } from './lib/store-ceilings.mjs';
 
 const { values: args } = parseArgs({
@@ -83,25 +82,9 @@ function token(caller, keyObject) {
   return `${input}.${sign(null, Buffer.from(input), keyObject).toString('base64url')}`;
 }
 
-function load(url, headers, concurrency = 50) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        join(root, 'bench', 'http-load.mjs'),
-        JSON.stringify({ url, headers, concurrency, durationMs, warmupMs: 2_000 }),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.once('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`)),
-    );
-  });
-}
+/** A closed-loop GET at `concurrency` with this run's duration. */
+const load = (url, headers, concurrency = 50) =>
+  runHttpLoad({ url, headers, concurrency, durationMs, warmupMs: 2_000 });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // ---- set-up

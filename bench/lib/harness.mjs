@@ -66,3 +66,19 @@ export async function waitReady(url, proc) {
   }
   throw new Error(`not ready within 20 s (last: ${last}):\n${proc.output()}`);
 }
+
+/**
+ * Runs bench/http-load.mjs in its own process (so it shares no event loop with the server it
+ * measures) and returns its figures: { requests, errors, rps, p50Ms, p99Ms, statuses }.
+ * `options` as http-load.mjs takes them: { url, method, headers, body, concurrency,
+ * ratePerSec, durationMs, warmupMs }.
+ */
+export function runHttpLoad(options) {
+  return new Promise((resolve, reject) => {
+    const proc = startProcess(join(repoRoot, 'bench', 'http-load.mjs'), [JSON.stringify(options)], {});
+    proc.exited.then(({ code }) => {
+      if (code !== 0) reject(new Error(`load generator failed (exit ${code}):\n${proc.output()}`));
+      else resolve(JSON.parse(proc.output().trim().split('\n').at(-1)));
+    });
+  });
+}
