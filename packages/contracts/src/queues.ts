@@ -308,6 +308,15 @@ export const InteractiveContentV1 = Type.Union([
 ]);
 export type InteractiveContentV1 = Static<typeof InteractiveContentV1>;
 
+/** The media message types, outbound and inbound alike. */
+const MediaKind = Type.Union([
+  Type.Literal('image'),
+  Type.Literal('video'),
+  Type.Literal('audio'),
+  Type.Literal('document'),
+  Type.Literal('sticker'),
+]);
+
 export const SendContent = Type.Union([
   Type.Object(
     {
@@ -332,13 +341,7 @@ export const SendContent = Type.Union([
   ),
   Type.Object(
     {
-      type: Type.Union([
-        Type.Literal('image'),
-        Type.Literal('video'),
-        Type.Literal('audio'),
-        Type.Literal('document'),
-        Type.Literal('sticker'),
-      ]),
+      type: MediaKind,
       media: Type.Object(
         {
           id: Opt(Str(128)),
@@ -471,13 +474,7 @@ export const InboundContentV1 = Type.Union([
   Type.Object({ type: Type.Literal('text'), text: Type.Object({ body: Str(4_096) }, closed) }, closed),
   Type.Object(
     {
-      type: Type.Union([
-        Type.Literal('image'),
-        Type.Literal('video'),
-        Type.Literal('audio'),
-        Type.Literal('document'),
-        Type.Literal('sticker'),
-      ]),
+      type: MediaKind,
       media: InboundMedia,
     },
     closed,
