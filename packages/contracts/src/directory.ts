@@ -22,6 +22,18 @@ export const DirectoryEntry = Type.Object(
     phoneNumberId: Type.String({ pattern: '^[0-9]{1,32}$' }),
     workspaceId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
     wabaId: Type.String({ pattern: '^[0-9]{1,32}$' }),
+    /**
+     * The business portfolio that owns the WABA: messaging limits are shared per portfolio
+     * (docs/meta-platform.md §5.3). Absent until gateway has fetched it from Graph.
+     */
+    businessId: Type.Optional(Type.String({ pattern: '^[0-9]{1,32}$' })),
+    /** Messages per second the number may send (§5.1), as gateway last synced it; absent: 80. */
+    throughputMps: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    /**
+     * The portfolio's messaging limit on unique business-initiated recipients per rolling
+     * 24 h (§5.3), as gateway last synced it; `null`: unlimited; absent: not known yet.
+     */
+    messagingLimit: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
   },
   { additionalProperties: false },
 );

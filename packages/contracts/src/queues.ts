@@ -355,6 +355,29 @@ export const SendContent = Type.Union([
     closed,
   ),
   Type.Object({ type: Type.Literal('interactive'), interactive: InteractiveContentV1 }, closed),
+  Type.Object(
+    {
+      type: Type.Literal('reaction'),
+      /** An empty `emoji` removes an earlier reaction, as Meta does (§2.8). */
+      reaction: Type.Object({ wamid: Wamid, emoji: Type.String({ maxLength: 16 }) }, closed),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('location'),
+      location: Type.Object(
+        {
+          latitude: Latitude,
+          longitude: Longitude,
+          name: Opt(Type.String({ maxLength: 1_000 })),
+          address: Opt(Type.String({ maxLength: 1_000 })),
+        },
+        closed,
+      ),
+    },
+    closed,
+  ),
 ]);
 export type SendContent = Static<typeof SendContent>;
 
@@ -398,7 +421,31 @@ export const MessageEventV1 = Type.Object(
     status: MessageStatus,
     occurredAt: IsoTime,
     source: Type.Union([Type.Literal('sender'), Type.Literal('webhook')]),
-    error: Opt(Type.Object({ code: Type.Integer(), title: Str(512), classification: Opt(Str(64)) }, closed)),
+    error: Opt(
+      Type.Object(
+        {
+          /** Meta's error code; 0 when wapi refused the message itself (then see `wapiCode`). */
+          code: Type.Integer(),
+          title: Str(512),
+          classification: Opt(Str(64)),
+          /** wapi's stable error code (`CONTACT_OPTED_OUT`, ...) when wapi refused the send. */
+          wapiCode: Opt(Type.String({ pattern: '^[A-Z][A-Z0-9_]{1,63}$', maxLength: 64 })),
+        },
+        closed,
+      ),
+    ),
+    /** Meta's pricing block of a status webhook (§3.5): what the message was billed as. */
+    pricing: Opt(
+      Type.Object(
+        {
+          billable: Opt(Type.Boolean()),
+          category: Opt(Str(64)),
+          pricingModel: Opt(Str(64)),
+          type: Opt(Str(64)),
+        },
+        closed,
+      ),
+    ),
   },
   closed,
 );
@@ -701,6 +748,92 @@ export const AuditV1 = Type.Object(
 );
 export type AuditV1 = Static<typeof AuditV1>;
 
+// ---------------------------------------------------------------------------------------
+// Account updates (account.update.v1): the management webhooks (§3.7, §7.4, §5.3) that
+// change what the gateway records about a workspace's templates, numbers and account.
+// webhook-ingest projects each change onto one of these; the gateway applies it.
+
+const TemplateRef = {
+  templateId: Str(64),
+  name: Str(512),
+  language: Str(15),
+};
+const QualityScore = Type.Union([
+  Type.Literal('GREEN'),
+  Type.Literal('YELLOW'),
+  Type.Literal('RED'),
+  Type.Literal('UNKNOWN'),
+]);
+
+export const AccountUpdateV1 = Type.Object(
+  {
+    workspaceId: Id('owning workspace'),
+    wabaId: Id('WhatsApp Business Account id the webhook was for'),
+    /** webhook-ingest's journal id: the raw webhook stays there for audit. */
+    journalId: Opt(Id('journal entry of the webhook')),
+    occurredAt: IsoTime,
+    change: Type.Union([
+      Type.Object(
+        {
+          kind: Type.Literal('template_status'),
+          ...TemplateRef,
+          /** Meta's `event`: APPROVED, REJECTED, PAUSED, DISABLED, ... */
+          status: Type.String({ pattern: '^[A-Z_]{1,40}$', maxLength: 40 }),
+          reason: Opt(Str(200)),
+          category: Opt(Str(40)),
+          /** `other_info.title`: FIRST_PAUSE, SECOND_PAUSE, UNPAUSE, ... */
+          detail: Opt(Str(200)),
+        },
+        closed,
+      ),
+      Type.Object(
+        {
+          kind: Type.Literal('template_quality'),
+          ...TemplateRef,
+          previousQuality: Opt(QualityScore),
+          quality: QualityScore,
+        },
+        closed,
+      ),
+      Type.Object(
+        {
+          kind: Type.Literal('phone_quality'),
+          /** Absent when Meta's webhook names only the display number. */
+          phoneNumberId: Opt(Id('Meta phone-number-id')),
+          displayPhoneNumber: Str(32),
+          /** Meta's `event`: ONBOARDING, THROUGHPUT_UPGRADE, (older) UPGRADE, DOWNGRADE, FLAGGED, UNFLAGGED. */
+          event: Type.String({ pattern: '^[A-Z_]{1,40}$', maxLength: 40 }),
+          /** TIER_250, TIER_2K, ..., TIER_UNLIMITED. */
+          currentLimit: Opt(Str(40)),
+          previousLimit: Opt(Str(40)),
+          maxDailyConversationsPerBusiness: Opt(Str(40)),
+        },
+        closed,
+      ),
+      Type.Object(
+        {
+          kind: Type.Literal('account'),
+          /** Meta's `event`: DISABLED_UPDATE, ACCOUNT_VIOLATION, PARTNER_ADDED, ... */
+          event: Type.String({ pattern: '^[A-Z_]{1,64}$', maxLength: 64 }),
+          banState: Opt(Str(40)),
+          violationType: Opt(Str(120)),
+        },
+        closed,
+      ),
+      Type.Object(
+        {
+          kind: Type.Literal('capability'),
+          maxDailyConversationsPerBusiness: Opt(Str(40)),
+          maxPhoneNumbersPerBusiness: Opt(Type.Integer({ minimum: 0 })),
+        },
+        closed,
+      ),
+    ]),
+  },
+  closed,
+);
+export type AccountUpdateV1 = Static<typeof AccountUpdateV1>;
+
 /** Default BullMQ job options, as plain data (contracts does not depend on bullmq). */
 export interface JobDefaults {
   attempts: number;
@@ -757,6 +890,17 @@ export const QUEUES = {
     payload: ConsentSignalV1,
     producers: ['webhook-ingest', 'gateway'],
     consumer: 'compliance',
+    defaults: {
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 500 },
+      removeOnComplete: keepCompleted,
+      removeOnFail: false,
+    },
+  },
+  'account.update.v1': {
+    payload: AccountUpdateV1,
+    producers: ['webhook-ingest'],
+    consumer: 'gateway',
     defaults: {
       attempts: 10,
       backoff: { type: 'exponential', delay: 500 },
