@@ -9,7 +9,7 @@ import { applySeed, Seed } from './domain/seed';
 import { controlRoutes } from './routes/control';
 import { graphRoutes } from './routes/graph';
 import { uiRoutes } from './routes/ui';
-import { createSandbox, type Sandbox } from './sandbox';
+import { createSandbox } from './sandbox';
 import { verifySeedCallbacks } from './webhooks/app-callback';
 
 export interface AppDeps {
@@ -22,12 +22,6 @@ export interface AppDeps {
   now?: () => number;
   /** Initial world; overrides SANDBOX_SEED_FILE. */
   seed?: Seed;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    sandbox: Sandbox;
-  }
 }
 
 function readSeedFile(path: string): Seed {
@@ -65,13 +59,39 @@ export async function buildApp(deps: AppDeps): Promise<ServiceApp> {
       await app.close();
       throw new Error(`Seed refused: ${refusal}`);
     }
-    applySeed(sandbox.world, seed, sandbox.now(), { throughputMps: deps.config.SANDBOX_THROUGHPUT_MPS });
+    applySeed(sandbox.world, seed, sandbox.clock.now(), {
+      throughputMps: deps.config.SANDBOX_THROUGHPUT_MPS,
+    });
   }
-  app.decorate('sandbox', sandbox);
   app.addHook('onClose', async () => sandbox.close());
 
-  await app.register(controlRoutes, { prefix: '/_sandbox', sandbox });
-  await app.register(uiRoutes, { prefix: '/_sandbox', sandbox });
-  await app.register(graphRoutes, { sandbox });
+  // Each plugin gets only the collaborators it uses (the Sandbox is never passed whole).
+  const { world, clock, engine, webhooks, progression, review } = sandbox;
+  const adminToken = deps.config.SANDBOX_ADMIN_TOKEN;
+  const publicUrl = deps.config.SANDBOX_PUBLIC_URL;
+  await app.register(controlRoutes, {
+    prefix: '/_sandbox',
+    world,
+    clock,
+    webhooks,
+    engine,
+    progression,
+    faults: sandbox.faults,
+    adminToken,
+    publicUrl,
+    standardMps: deps.config.SANDBOX_THROUGHPUT_MPS,
+    reset: sandbox.reset,
+  });
+  await app.register(uiRoutes, { prefix: '/_sandbox', world, adminToken });
+  await app.register(graphRoutes, {
+    world,
+    clock,
+    policy: sandbox.policy,
+    progression,
+    webhooks,
+    verifier: engine,
+    review,
+    publicUrl,
+  });
   return app;
 }

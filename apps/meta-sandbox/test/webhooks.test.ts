@@ -261,7 +261,7 @@ describe('webhook delivery', () => {
     sbx = await startSandbox({
       redisUrl: ctx.infra.redisUrl,
       seed: baseSeed(receiver.url),
-      env: { SANDBOX_WEBHOOK_RETRY_HORIZON_MS: '50', SANDBOX_WEBHOOK_RETRY_BASE_MS: '5' },
+      env: { SANDBOX_WEBHOOK_RETRY_HORIZON_MS: '600', SANDBOX_WEBHOOK_RETRY_BASE_MS: '5' },
     });
     await openWindow(sbx);
     const h = sbx;

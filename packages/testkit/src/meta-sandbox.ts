@@ -5,15 +5,22 @@ import { dirname, join, resolve } from 'node:path';
 import type {
   SandboxInboundSpec as ContractInboundSpec,
   MetaWebhookField,
+  SandboxAccountUpdateRequest,
+  SandboxCapabilityUpdateRequest,
   SandboxFaults,
   SandboxInboundRecord,
+  SandboxPhoneNumberQualityRequest,
+  SandboxPhoneNumberQualityResponse,
   SandboxSeed,
   SandboxSeedApp,
   SandboxSeedCustomer,
   SandboxSeedPhoneNumber,
   SandboxSeedTemplate,
   SandboxSentMessage,
+  SandboxTemplateQualityRequest,
+  SandboxTemplateQualityResponse,
   SandboxTimings,
+  SandboxWabaEventResponse,
   SandboxWebhooks,
 } from '@wapi/contracts';
 import { freePort } from './ports';
@@ -33,8 +40,12 @@ const BUILD_HINT = `run \`pnpm --filter ${SANDBOX_PACKAGE} build\` (turbo builds
 // are TypeBox schemas in @wapi/contracts, which the sandbox validates against and answers
 // with; they are re-exported here under the names testkit has always used.
 export type {
+  SandboxAccountUpdateRequest,
+  SandboxCapabilityUpdateRequest,
   SandboxFaults,
   SandboxInboundRecord,
+  SandboxPhoneNumberQualityRequest,
+  SandboxPhoneNumberQualityResponse,
   SandboxSeed,
   SandboxSeedApp,
   SandboxSeedCustomer,
@@ -43,7 +54,10 @@ export type {
   SandboxSeedToken,
   SandboxSeedWaba,
   SandboxSentMessage,
+  SandboxTemplateQualityRequest,
+  SandboxTemplateQualityResponse,
   SandboxTimings,
+  SandboxWabaEventResponse,
   SandboxWebhookDelivery,
   SandboxWebhooks,
 } from '@wapi/contracts';
@@ -177,6 +191,33 @@ export interface SandboxControl {
     status: NonNullable<SandboxSeedTemplate['status']>,
     reason?: string,
   ): Promise<void>;
+  /**
+   * Meta re-rates a number: quality rating, the portfolio's messaging limit, throughput level
+   * (§5.1, §5.3, §8.5). `GET /{phone-number-id}` shows the change, and a
+   * `phone_number_quality_update` webhook follows (§3.7) unless nothing changed and no `event`
+   * was given. `phoneNumberId` defaults to the seed's first number.
+   */
+  setPhoneNumberQuality(
+    input: SandboxPhoneNumberQualityRequest & { phoneNumberId?: string },
+  ): Promise<SandboxPhoneNumberQualityResponse>;
+  /**
+   * Sends an `account_update` webhook for a WABA (§3.7), e.g.
+   * `{ event: 'DISABLED_UPDATE', banInfo: { wabaBanState: 'DISABLE' } }`. `wabaId` defaults to
+   * the seed's first WABA. Returns the webhook `value` sent.
+   */
+  accountUpdate(input: SandboxAccountUpdateRequest & { wabaId?: string }): Promise<SandboxWabaEventResponse>;
+  /**
+   * Sends a `business_capability_update` webhook for a WABA (§3.7); a new
+   * `maxDailyConversationsPerBusiness` becomes the portfolio's messaging limit (§5.3).
+   */
+  capabilityUpdate(
+    input: SandboxCapabilityUpdateRequest & { wabaId?: string },
+  ): Promise<SandboxWabaEventResponse>;
+  /** A template's quality score moves; a `message_template_quality_update` webhook follows (§3.7). */
+  setTemplateQuality(
+    templateId: string,
+    quality: SandboxTemplateQualityRequest['quality'],
+  ): Promise<SandboxTemplateQualityResponse>;
   /** Changes a simulated customer (online, read receipts, blocked, …). */
   setCustomer(waId: string, patch: Omit<SandboxSeedCustomer, 'waId'>): Promise<SandboxSeedCustomer>;
   /** Mints an Embedded Signup code (§8.1), valid 30 s. `appId` defaults to the seed's first app. */
@@ -389,6 +430,12 @@ function handle(
 
 function createControl(baseUrl: string, adminToken: string, seed: SandboxSeed): SandboxControl {
   const firstNumber = seed.wabas?.flatMap((w) => w.phoneNumbers ?? [])[0]?.id;
+  const firstWaba = seed.wabas?.[0]?.id;
+  const wabaOr = (given: string | undefined) => {
+    const id = given ?? firstWaba;
+    if (!id) throw new Error('meta-sandbox control: the seed has no WABA with an id; pass wabaId');
+    return id;
+  };
   const numberOr = (given: string | undefined) => {
     const id = given ?? firstNumber;
     if (!id)
@@ -451,6 +498,17 @@ function createControl(baseUrl: string, adminToken: string, seed: SandboxSeed): 
         ...(reason === undefined ? {} : { reason }),
       });
     },
+    setPhoneNumberQuality({ phoneNumberId, ...body }) {
+      return request('POST', `/phone-numbers/${encodeURIComponent(numberOr(phoneNumberId))}/quality`, body);
+    },
+    accountUpdate({ wabaId, ...body }) {
+      return request('POST', `/wabas/${encodeURIComponent(wabaOr(wabaId))}/account-update`, body);
+    },
+    capabilityUpdate({ wabaId, ...body }) {
+      return request('POST', `/wabas/${encodeURIComponent(wabaOr(wabaId))}/capability`, body);
+    },
+    setTemplateQuality: (templateId, quality) =>
+      request('POST', `/templates/${encodeURIComponent(templateId)}/quality`, { quality }),
     setCustomer: (waId, patch) =>
       request('PUT', `/customers/${encodeURIComponent(waId.replace(/^\+/, ''))}`, patch),
     mintOAuthCode(input) {

@@ -1,11 +1,12 @@
-import type {
-  SandboxSeed,
-  SandboxSeedApp,
-  SandboxSeedCustomer,
-  SandboxSeedPhoneNumber,
-  SandboxSeedTemplate,
-  SandboxSeedToken,
-  SandboxSeedWaba,
+import {
+  AppError,
+  type SandboxSeed,
+  type SandboxSeedApp,
+  type SandboxSeedCustomer,
+  type SandboxSeedPhoneNumber,
+  type SandboxSeedTemplate,
+  type SandboxSeedToken,
+  type SandboxSeedWaba,
 } from '@wapi/contracts';
 import { newAccessToken, newObjectId, newSecret } from './ids';
 import { createThroughputLimiter } from './rate-limiters';
@@ -39,7 +40,13 @@ export interface SeedDefaults {
   throughputMps: number;
 }
 
-export class SeedError extends Error {}
+/** A seed or control call that names something the world does not have (answered 400). */
+export class SeedError extends AppError {
+  constructor(message: string) {
+    super('VALIDATION_FAILED', message);
+    this.name = 'SeedError';
+  }
+}
 
 export function addApp(world: World, input: SandboxSeedApp): SandboxApp {
   const app: SandboxApp = {

@@ -2,9 +2,11 @@ import type { WebhookError } from '@wapi/contracts';
 import { GraphError, invalid, webhookError } from './graph-error';
 import { newWamid, randomHex } from './ids';
 import { admitReach } from './messaging-limits';
+import type { Clock } from './ports';
 import { type Pricing, pricingFor } from './pricing';
 import { createPairLimiter } from './rate-limiters';
 import { normaliseRecipient } from './recipient';
+import type { StatusProgression } from './status-progression';
 import { checkTemplateSend } from './template-check';
 import { ttlMsFor } from './ttl';
 import type { SendCommand } from './validate-message';
@@ -250,4 +252,32 @@ export function recordSend(
     if (oldest !== undefined) world.outbound.delete(oldest);
   }
   return message;
+}
+
+/**
+ * The whole accepted-send path of `POST /{phone-number-id}/messages` after parsing: decide
+ * (synchronous refusals throw a GraphError), record the message, and start its status
+ * progression (§3.5). Returns what Meta's answer names (§2.2).
+ */
+export function acceptSend(
+  deps: {
+    world: World;
+    clock: Clock;
+    policy: SendPolicy;
+    progression: Pick<StatusProgression, 'afterAccepted'>;
+  },
+  input: { number: PhoneNumber; command: MessageCommand; payload: Record<string, unknown>; version: number },
+): { wamid: string; waId: string } {
+  const now = deps.clock.now();
+  const decision = decideSend(deps.world, deps.policy, input.number, input.command, now);
+  const message = recordSend(deps.world, deps.policy, {
+    number: input.number,
+    command: input.command,
+    decision,
+    payload: input.payload,
+    version: input.version,
+    now,
+  });
+  deps.progression.afterAccepted(message, input.number, decision.plan);
+  return { wamid: message.wamid, waId: decision.waId };
 }

@@ -1,6 +1,14 @@
-import type { TemplateStatusUpdateValue } from '@wapi/contracts';
+import {
+  AppError,
+  type SandboxTemplateQualityRequest,
+  type SandboxTemplateQualityResponse,
+  type SandboxTemplateStatusRequest,
+  type TemplateStatusUpdateValue,
+} from '@wapi/contracts';
 import { GraphError, invalidParam } from './graph-error';
 import { newObjectId } from './ids';
+import { selectFields } from './phone-number-view';
+import type { Clock, Scheduler, WebhookSink } from './ports';
 import { placeholders } from './template-check';
 import { checkSendTtl } from './ttl';
 import type { Template, TemplateStatus, World } from './world';
@@ -167,16 +175,189 @@ export function reviewOutcome(template: Template): { status: TemplateStatus; rea
     : { status: 'APPROVED', reason: null };
 }
 
-/** `message_template_status_update` value (§3.7). */
-export function statusUpdate(template: Template, reason: string | null): TemplateStatusUpdateValue {
-  return {
+/** §7.4: what a pause or unpause means, as `other_info` of the status webhook (§3.7). */
+const OTHER_INFO = {
+  FIRST_PAUSE: 'The template was paused for 3 hours because of low quality.',
+  SECOND_PAUSE: 'The template was paused for 6 hours because of low quality.',
+  UNPAUSE: 'The template was unpaused and can be sent again.',
+} as const;
+
+/**
+ * `message_template_status_update` value (§3.7) for the template's current status. Meta
+ * writes `reason: "NONE"` when there is no reason; a pause carries `other_info` (FIRST_PAUSE,
+ * SECOND_PAUSE, §7.4) and a disabled template `disable_info` with the time it was disabled.
+ */
+export function statusUpdate(
+  template: Template,
+  reason: string | null,
+  options: { now?: number; unpaused?: boolean } = {},
+): TemplateStatusUpdateValue {
+  const value: TemplateStatusUpdateValue = {
     event: template.status,
     message_template_id: Number(template.id),
     message_template_name: template.name,
     message_template_language: template.language,
-    reason,
+    reason: reason ?? 'NONE',
     message_template_category: template.category,
   };
+  const title = options.unpaused
+    ? 'UNPAUSE'
+    : template.status === 'PAUSED'
+      ? (template.pauses ?? 0) > 1
+        ? 'SECOND_PAUSE'
+        : 'FIRST_PAUSE'
+      : undefined;
+  if (title) value.other_info = { title, description: OTHER_INFO[title] };
+  if (template.status === 'DISABLED' && options.now !== undefined)
+    value.disable_info = { disable_date: Math.floor(options.now / 1_000) };
+  return value;
+}
+
+export interface TemplateEventDeps {
+  world: World;
+  clock: Clock;
+  webhooks: WebhookSink;
+}
+
+function templateOf(world: World, id: string): Template {
+  const template = world.templates.get(id);
+  if (!template)
+    throw new AppError(
+      'ROUTE_NOT_FOUND',
+      `No template ${id}; list them with GET /{waba-id}/message_templates.`,
+    );
+  return template;
+}
+
+/**
+ * Moves a template to any status (Meta's review, a quality pause, a disable…) and sends its
+ * `message_template_status_update` (§7.4, §3.7). A PAUSED counts as the template's next pause.
+ */
+export function setTemplateStatus(
+  deps: TemplateEventDeps,
+  id: string,
+  input: SandboxTemplateStatusRequest,
+): { id: string; status: TemplateStatus } {
+  const template = templateOf(deps.world, id);
+  template.status = input.status;
+  if (input.status === 'PAUSED') template.pauses = (template.pauses ?? 0) + 1;
+  deps.webhooks.toWaba(template.wabaId, 'message_template_status_update', {
+    ...statusUpdate(template, input.reason ?? null, { now: deps.clock.now() }),
+  });
+  return { id: template.id, status: template.status };
+}
+
+/** §7.1: the manual unpause of a template paused for quality (§7.4) → APPROVED, UNPAUSE webhook. */
+export function unpauseTemplate(deps: { webhooks: WebhookSink }, template: Template): void {
+  if (template.status !== 'PAUSED')
+    throw invalidParam(`Only a paused template can be unpaused; this one is ${template.status}.`);
+  template.status = 'APPROVED';
+  deps.webhooks.toWaba(template.wabaId, 'message_template_status_update', {
+    ...statusUpdate(template, null, { unpaused: true }),
+  });
+}
+
+/**
+ * A template's quality score changes (§3.7 `message_template_quality_update`, §7.4): the
+ * webhook names the previous and the new score.
+ */
+export function setTemplateQuality(
+  deps: TemplateEventDeps,
+  id: string,
+  input: SandboxTemplateQualityRequest,
+): SandboxTemplateQualityResponse {
+  const template = templateOf(deps.world, id);
+  const previous = template.quality ?? 'UNKNOWN';
+  template.quality = input.quality;
+  deps.webhooks.toWaba(template.wabaId, 'message_template_quality_update', {
+    previous_quality_score: previous,
+    new_quality_score: input.quality,
+    message_template_id: Number(template.id),
+    message_template_name: template.name,
+    message_template_language: template.language,
+  });
+  return { id: template.id, previousQuality: previous, quality: input.quality };
+}
+
+/** Decides PENDING templates after the configured review delay (§7.4). */
+export interface TemplateReview {
+  /** PENDING → APPROVED/REJECTED after the delay, with a status webhook (§3.7). */
+  schedule(template: Template): void;
+}
+
+export function createTemplateReview(deps: {
+  world: World;
+  scheduler: Scheduler;
+  webhooks: WebhookSink;
+  delayMs: number;
+}): TemplateReview {
+  return {
+    schedule(template) {
+      deps.scheduler.later(deps.delayMs, () => {
+        // Deleted, edited again or moved by the control API meanwhile: nothing to decide.
+        if (deps.world.templates.get(template.id) !== template || template.status !== 'PENDING') return;
+        const outcome = reviewOutcome(template);
+        template.status = outcome.status;
+        deps.webhooks.toWaba(template.wabaId, 'message_template_status_update', {
+          ...statusUpdate(template, outcome.reason),
+        });
+      });
+    },
+  };
+}
+
+/**
+ * `GET /{waba-id}/message_templates` (§7.1): filtered by `name` and `status`, `limit` per page
+ * (1–1000, default 25) with Graph's base64 cursors, each narrowed by `fields=`.
+ */
+export function listTemplates(
+  world: World,
+  wabaId: string,
+  query: { name?: string; status?: string; limit?: string; after?: string; fields?: string },
+): {
+  data: Array<Record<string, unknown> & { id: string }>;
+  paging?: { cursors: { before: string; after: string } };
+} {
+  const { name, status } = query;
+  const limit = query.limit === undefined ? 25 : Number(query.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1_000)
+    throw invalidParam('Param limit must be 1-1000.');
+  const all = [...world.templates.values()]
+    .filter((t) => t.wabaId === wabaId)
+    .filter((t) => name === undefined || t.name === name)
+    .filter((t) => status === undefined || t.status === status.toUpperCase());
+  const start = query.after ? Number(Buffer.from(query.after, 'base64url').toString()) : 0;
+  if (!Number.isInteger(start) || start < 0) throw invalidParam('Param after is not a valid cursor.');
+  const page = all.slice(start, start + limit);
+  const cursor = (n: number) => Buffer.from(String(n)).toString('base64url');
+  return {
+    // §7.1: `fields=name,category,status` narrows each listed template.
+    data: page.map((t) => selectFields(templateView(t), query.fields)),
+    ...(page.length > 0
+      ? { paging: { cursors: { before: cursor(start), after: cursor(start + page.length) } } }
+      : {}),
+  };
+}
+
+/**
+ * `DELETE /{waba-id}/message_templates` (§7.1): `name` deletes every language of that name,
+ * with `hsmId` only that one; a DISABLED template cannot be deleted (§7.4).
+ */
+export function deleteTemplates(
+  world: World,
+  wabaId: string,
+  name: string | undefined,
+  hsmId: string | undefined,
+): void {
+  if (!name) throw invalidParam('The parameter name is required.');
+  const targets = [...world.templates.values()].filter(
+    (t) => t.wabaId === wabaId && t.name === name && (hsmId === undefined || t.id === hsmId),
+  );
+  if (targets.length === 0)
+    throw new GraphError(100, `Template ${name} was not found.`, { subcode: 2593002 });
+  if (targets.some((t) => t.status === 'DISABLED'))
+    throw invalidParam('A disabled template cannot be deleted.');
+  for (const t of targets) world.templates.delete(t.id);
 }
 
 /** A template as Graph lists it (§7.1). */

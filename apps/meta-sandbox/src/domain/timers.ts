@@ -1,3 +1,5 @@
+import type { Scheduler } from './ports';
+
 /**
  * Runs `fn` after at least `ms` wall-clock milliseconds. libuv measures timers against a loop
  * time cached at the start of the event-loop iteration, so a plain `setTimeout(fn, ms)` can run
@@ -17,4 +19,23 @@ export function atLeast(timers: Set<NodeJS.Timeout>, ms: number, fn: () => void)
     timers.add(timer);
   };
   arm(ms);
+}
+
+/** A {@link Scheduler} whose pending work can all be dropped at once (reset, close). */
+export interface TimerSet extends Scheduler {
+  /** Cancels everything scheduled and not yet run. */
+  clear(): void;
+}
+
+export function createTimerSet(): TimerSet {
+  const timers = new Set<NodeJS.Timeout>();
+  return {
+    later(ms, fn) {
+      atLeast(timers, ms, fn);
+    },
+    clear() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    },
+  };
 }

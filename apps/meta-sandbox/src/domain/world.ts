@@ -115,7 +115,14 @@ export interface Template {
   messageSendTtlSeconds: number | undefined;
   /** Times of edits of this template while APPROVED (§7.4: ≤ 1 / 24 h, ≤ 10 / 30 days). */
   approvedEdits: number[];
+  /** Times it was paused for low quality (§7.4: the first and second pause differ); absent: 0. */
+  pauses?: number;
+  /** Its quality score (§3.7 `message_template_quality_update`); absent: UNKNOWN (pending). */
+  quality?: TemplateQuality;
 }
+
+/** Template quality scores of `message_template_quality_update` (§3.7). */
+export type TemplateQuality = 'GREEN' | 'YELLOW' | 'RED' | 'UNKNOWN';
 
 export interface Media {
   id: string;

@@ -1,9 +1,15 @@
 import type { FastifyRequest } from 'fastify';
 import { GraphError, unknownObject } from '../domain/graph-error';
-import { createHourlyCallLimiter as createLimiter } from '../domain/rate-limiters';
+import { takeManagementCall } from '../domain/management-calls';
+import type { Clock } from '../domain/ports';
 import { DEFAULT_GRAPH_MAJOR } from '../domain/versions';
-import type { AccessToken, PhoneNumber, Waba } from '../domain/world';
-import type { Sandbox } from '../sandbox';
+import type { AccessToken, PhoneNumber, Waba, World } from '../domain/world';
+
+/** What Graph's authentication and asset checks read: the world's tokens and assets, the time. */
+export interface GraphAccess {
+  world: World;
+  clock: Clock;
+}
 
 /** The token a Graph request authenticated with, set by the plugin's auth hook. */
 const tokens = new WeakMap<FastifyRequest, AccessToken>();
@@ -25,18 +31,18 @@ export function presentedToken(request: FastifyRequest): string | undefined {
  * Graph's OAuth layer, not from WhatsApp: the message is plain text (no `(#190)` prefix) and
  * there is no `error_data` (docs/meta-platform.md §1.3).
  */
-export function authenticate(sandbox: Sandbox, request: FastifyRequest): AccessToken {
+export function authenticate(access: GraphAccess, request: FastifyRequest): AccessToken {
   const value = presentedToken(request);
   if (!value)
     throw oauthError('An active access token must be used to query information about this resource.');
-  const token = sandbox.world.tokens.get(value);
+  const token = access.world.tokens.get(value);
   if (!token) throw oauthError('Invalid OAuth access token - Cannot parse access token');
   if (token.revoked)
     throw oauthError(
       'Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.',
       460,
     );
-  const now = sandbox.now();
+  const now = access.clock.now();
   if (token.expiresAt !== undefined && token.expiresAt <= now)
     throw oauthError(
       `Error validating access token: Session has expired on ${graphDate(token.expiresAt)}. The current time is ${graphDate(now)}.`,
@@ -88,34 +94,27 @@ export function canAccessWaba(token: AccessToken, wabaId: string): boolean {
 }
 
 /** §12: a token without access to the asset → 403 code 200. */
-export function requireWaba(sandbox: Sandbox, request: FastifyRequest, wabaId: string): Waba {
-  const waba = sandbox.world.wabas.get(wabaId);
+export function requireWaba(access: GraphAccess, request: FastifyRequest, wabaId: string): Waba {
+  const waba = access.world.wabas.get(wabaId);
   if (!waba) throw unknownObject(request.method, wabaId);
   if (!canAccessWaba(tokenOf(request), wabaId))
     throw new GraphError(200, 'The access token does not have access to this WhatsApp Business Account.');
   return waba;
 }
 
-export function requireNumber(sandbox: Sandbox, request: FastifyRequest, phoneNumberId: string): PhoneNumber {
-  const number = sandbox.world.numbers.get(phoneNumberId);
+export function requireNumber(
+  access: GraphAccess,
+  request: FastifyRequest,
+  phoneNumberId: string,
+): PhoneNumber {
+  const number = access.world.numbers.get(phoneNumberId);
   if (!number) throw unknownObject(request.method, phoneNumberId);
   if (!canAccessWaba(tokenOf(request), number.wabaId))
     throw new GraphError(200, 'The access token does not have access to this phone number.');
   return number;
 }
 
-/**
- * Management calls per app × WABA in a rolling hour (§5.4): 200, or 5,000 when the WABA has a
- * registered number; above it → 80007.
- */
-export function countManagementCall(sandbox: Sandbox, request: FastifyRequest, waba: Waba): void {
-  const appId = tokenOf(request).appId;
-  let limiter = waba.callLimiters.get(appId);
-  if (!limiter) {
-    limiter = createLimiter();
-    waba.callLimiters.set(appId, limiter);
-  }
-  const active = [...sandbox.world.numbers.values()].some((n) => n.wabaId === waba.id && n.registered);
-  if (!limiter.tryTake(sandbox.now(), active ? 5_000 : 200))
-    throw new GraphError(80007, 'The WhatsApp Business Account has reached its rate limit.');
+/** Counts a management call of the request's app on `waba` (§5.4; see `takeManagementCall`). */
+export function countManagementCall(access: GraphAccess, request: FastifyRequest, waba: Waba): void {
+  takeManagementCall(access.world, waba, tokenOf(request).appId, access.clock.now());
 }

@@ -3,8 +3,12 @@ import { GraphErrorBody } from '@wapi/contracts';
 import type { ServiceApp } from '@wapi/service-kit';
 import type { FastifyError, FastifyRequest } from 'fastify';
 import { GraphError, unknownObject } from '../domain/graph-error';
+import type { CallbackVerifier, Clock, WebhookSink } from '../domain/ports';
+import type { SendPolicy } from '../domain/send-decision';
+import type { StatusProgression } from '../domain/status-progression';
+import type { TemplateReview } from '../domain/templates';
 import { resolveVersion, VERSION_SEGMENT } from '../domain/versions';
-import type { Sandbox } from '../sandbox';
+import type { World } from '../domain/world';
 import { authenticate, setGraphVersion } from './graph-auth';
 import { registerMediaDownload, registerMediaRoutes } from './media';
 import { registerMessageRoutes } from './messages';
@@ -28,19 +32,33 @@ const NOT_PARAMETERS = new Set(['access_token', 'appsecret_proof']);
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 
+/** What Meta's Graph surface uses; each group of routes below takes only its part. */
+export interface GraphDeps {
+  world: World;
+  clock: Clock;
+  /** The send rules (typed, read once from config). */
+  policy: SendPolicy;
+  progression: Pick<StatusProgression, 'afterAccepted'>;
+  webhooks: WebhookSink;
+  verifier: CallbackVerifier;
+  review: TemplateReview;
+  /** SANDBOX_PUBLIC_URL; empty: the request's host. */
+  publicUrl: string;
+}
+
 /**
  * The Graph surface, registered twice by {@link graphRoutes}: under `/:version` and without a
  * version segment (docs/meta-platform.md §1.1: a version-less call is answered as the default
  * version).
  */
-async function graphSurface(app: ServiceApp, opts: { sandbox: Sandbox }): Promise<void> {
-  const { sandbox } = opts;
-  registerMessageRoutes(app, sandbox);
-  registerMediaRoutes(app, sandbox);
-  registerTemplateRoutes(app, sandbox);
-  registerProfileRoutes(app, sandbox);
-  registerOnboardingRoutes(app, sandbox);
-  registerObjectRoutes(app, sandbox);
+async function graphSurface(app: ServiceApp, deps: GraphDeps): Promise<void> {
+  const { world, clock, policy, progression, webhooks, verifier, review, publicUrl } = deps;
+  registerMessageRoutes(app, { world, clock, policy, progression });
+  registerMediaRoutes(app, { world, clock });
+  registerTemplateRoutes(app, { world, clock, webhooks, review });
+  registerProfileRoutes(app, { world, clock, publicUrl });
+  registerOnboardingRoutes(app, { world, clock, verifier });
+  registerObjectRoutes(app, { world, clock, verifier, review, publicUrl });
 }
 
 function firstSegment(request: FastifyRequest): string {
@@ -52,8 +70,8 @@ function firstSegment(request: FastifyRequest): string {
  * handler answers Meta's envelope (§1.3) instead of wapi's, and so its lenient body parsing
  * (§1.4: empty JSON bodies, parameters in the query string of a POST) stays on Meta's paths.
  */
-export async function graphRoutes(app: ServiceApp, opts: { sandbox: Sandbox }): Promise<void> {
-  const { sandbox } = opts;
+export async function graphRoutes(app: ServiceApp, deps: GraphDeps): Promise<void> {
+  const access = { world: deps.world, clock: deps.clock };
 
   // multipart bodies (media upload, §10) are read whole and parsed by the media route.
   app.addContentTypeParser(
@@ -81,7 +99,7 @@ export async function graphRoutes(app: ServiceApp, opts: { sandbox: Sandbox }): 
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     if (config.unversioned) {
-      if (!config.graphPublic) authenticate(sandbox, request);
+      if (!config.graphPublic) authenticate(access, request);
       return;
     }
     const segment = (request.params as { version?: string }).version;
@@ -94,14 +112,14 @@ export async function graphRoutes(app: ServiceApp, opts: { sandbox: Sandbox }): 
       // Not a version at all: wapi's 404 for the catch-all (e.g. `/_sandbox/unknown`).
       return reply.callNotFound();
     }
-    const version = resolveVersion(segment, sandbox.now());
+    const version = resolveVersion(segment, deps.clock.now());
     if (!version.ok)
       // §1.1: a version Graph never released. Meta's exact answer is unconfirmed (§13).
       throw new GraphError(2500, `Unknown path components: ${request.url.split('?')[0]}`, {
         message: `Unknown path components: ${request.url.split('?')[0]}`,
       });
     setGraphVersion(request, version.major);
-    if (!config.graphPublic) authenticate(sandbox, request);
+    if (!config.graphPublic) authenticate(access, request);
   });
 
   // §1.4: parameters given in the query string of a POST count as body parameters (the body
@@ -131,9 +149,9 @@ export async function graphRoutes(app: ServiceApp, opts: { sandbox: Sandbox }): 
     return reply.status(500).send(e.toBody());
   });
 
-  registerMediaDownload(app, sandbox);
-  await app.register(graphSurface, { prefix: '/:version', sandbox });
-  await app.register(graphSurface, { sandbox });
+  registerMediaDownload(app, access);
+  await app.register(graphSurface, { prefix: '/:version', ...deps });
+  await app.register(graphSurface, { ...deps });
 
   // Any other path under a version: Graph's "object does not exist" answer.
   app.all(

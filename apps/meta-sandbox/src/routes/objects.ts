@@ -1,28 +1,37 @@
 import { GraphSuccess } from '@wapi/contracts';
 import type { ServiceApp } from '@wapi/service-kit';
-import { GraphError, invalidParam, unknownObject } from '../domain/graph-error';
+import { invalidParam, unknownObject } from '../domain/graph-error';
+import { deleteMedia, mediaInfo } from '../domain/media';
+import { updatePhoneNumber } from '../domain/number-settings';
 import {
   NODE_DEFAULT_FIELDS,
   phoneNumberFields,
   pickFields,
   selectFields,
 } from '../domain/phone-number-view';
-import { editTemplate, templateView } from '../domain/templates';
-import type { Sandbox } from '../sandbox';
+import type { CallbackVerifier, Clock } from '../domain/ports';
+import { editTemplate, type TemplateReview, templateView } from '../domain/templates';
+import type { World } from '../domain/world';
+import { publicBase } from './base-url';
 import { canAccessWaba, graphVersion, requireNumber, tokenOf } from './graph-auth';
 import { GraphNode, graphAnswers, IdParams, MediaDeleteQuery, NodeQuery } from './graph-schemas';
-import { baseUrl, mediaInfo } from './media';
-import { scheduleReview, templateFor } from './templates';
+import { templateFor } from './templates';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** What the node routes use. */
+export interface ObjectRouteDeps {
+  world: World;
+  clock: Clock;
+  verifier: CallbackVerifier;
+  review: TemplateReview;
+  publicUrl: string;
+}
 
 /**
  * Graph nodes by id: media (§10), templates (§7.1), phone numbers (§8.5), WABAs. An id the
  * token cannot see answers like an unknown one (Graph's "does not exist … missing permissions").
  */
-export function registerObjectRoutes(app: ServiceApp, sandbox: Sandbox): void {
-  const { world } = sandbox;
+export function registerObjectRoutes(app: ServiceApp, deps: ObjectRouteDeps): void {
+  const { world } = deps;
 
   app.get(
     '/:id',
@@ -30,15 +39,16 @@ export function registerObjectRoutes(app: ServiceApp, sandbox: Sandbox): void {
     async (request) => {
       const { id } = request.params;
       const token = tokenOf(request);
+      const now = deps.clock.now();
       const media = world.media.get(id);
-      if (media && media.expiresAt > sandbox.now()) {
+      if (media && media.expiresAt > now) {
         const number = world.numbers.get(media.phoneNumberId);
         if (!number || !canAccessWaba(token, number.wabaId)) throw unknownObject('get', id);
         // §10: `phone_number_id`, when given, must match the uploader.
         const given = request.query.phone_number_id;
         if (given !== undefined && given !== media.phoneNumberId)
           throw invalidParam('Param phone_number_id does not match the number that owns this media.');
-        return mediaInfo(sandbox, baseUrl(sandbox, request), media);
+        return mediaInfo(world, now, publicBase(deps.publicUrl, request), media);
       }
       const template = world.templates.get(id);
       // §7.1: `fields=` narrows a template lookup (`?fields=status` → id and status).
@@ -67,38 +77,15 @@ export function registerObjectRoutes(app: ServiceApp, sandbox: Sandbox): void {
     '/:id',
     { schema: { params: IdParams, response: graphAnswers(GraphSuccess) } },
     async (request) => {
-      const template = templateFor(sandbox, request, request.params.id);
+      const template = templateFor(deps, request, request.params.id);
       if (template) {
-        editTemplate(template, request.body, sandbox.now());
-        scheduleReview(sandbox, template);
+        editTemplate(template, request.body, deps.clock.now());
+        deps.review.schedule(template);
         return { success: true };
       }
-      const number = requireNumber(sandbox, request, request.params.id);
-      const body = isObj(request.body) ? request.body : {};
-      if (body.pin !== undefined) {
-        if (typeof body.pin !== 'string' || !/^\d{6}$/.test(body.pin))
-          throw invalidParam('Param pin must be 6 digits.');
-        number.pin = body.pin;
-        return { success: true };
-      }
-      if (isObj(body.webhook_configuration)) {
-        const uri = body.webhook_configuration.override_callback_uri;
-        const verifyToken = body.webhook_configuration.verify_token;
-        if (uri === undefined || uri === '') {
-          number.override = undefined;
-          return { success: true };
-        }
-        if (typeof uri !== 'string' || !/^https?:\/\//.test(uri) || uri.length > 200)
-          throw invalidParam('Param override_callback_uri must be a URL of at most 200 characters.');
-        if (!(await sandbox.engine.verify(uri, typeof verifyToken === 'string' ? verifyToken : '')))
-          throw new GraphError(
-            2200,
-            `Callback verification failed with the following errors: the URL ${uri} did not echo the challenge.`,
-          );
-        number.override = { uri, verifyToken: typeof verifyToken === 'string' ? verifyToken : undefined };
-        return { success: true };
-      }
-      throw invalidParam('Nothing to update: pass pin or webhook_configuration.');
+      const number = requireNumber(deps, request, request.params.id);
+      await updatePhoneNumber(deps.verifier, number, request.body);
+      return { success: true };
     },
   );
 
@@ -111,7 +98,7 @@ export function registerObjectRoutes(app: ServiceApp, sandbox: Sandbox): void {
       const number = media ? world.numbers.get(media.phoneNumberId) : undefined;
       if (!media || !number || !canAccessWaba(tokenOf(request), number.wabaId))
         throw unknownObject('delete', request.params.id);
-      world.media.delete(media.id);
+      deleteMedia(world, media.id);
       return { success: true };
     },
   );

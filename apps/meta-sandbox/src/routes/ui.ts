@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { ErrorResponse } from '@wapi/contracts';
 import type { FastifyInstance } from 'fastify';
 import { conversationsView } from '../domain/conversations';
-import type { Sandbox } from '../sandbox';
+import type { World } from '../domain/world';
 import { PAGE_HTML, PAGE_JS } from '../ui/page';
 import { adminGuard } from './control';
 
@@ -12,7 +12,13 @@ const CSP =
   "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'";
 
 /** `GET /_sandbox` (the page), `/_sandbox/ui.js`, and `GET /_sandbox/ui/state` (admin). */
-export async function uiRoutes(app: FastifyInstance, { sandbox }: { sandbox: Sandbox }): Promise<void> {
+/** The UI reads the world and checks the admin token; nothing else. */
+export interface UiDeps {
+  world: World;
+  adminToken: string;
+}
+
+export async function uiRoutes(app: FastifyInstance, deps: UiDeps): Promise<void> {
   const html = { schema: { response: { 200: Type.String({ description: 'the page (text/html)' }) } } };
   const script = {
     schema: { response: { 200: Type.String({ description: 'its script (text/javascript)' }) } },
@@ -24,7 +30,7 @@ export async function uiRoutes(app: FastifyInstance, { sandbox }: { sandbox: San
     reply.type('text/javascript; charset=utf-8').send(PAGE_JS),
   );
   app.register(async (scope) => {
-    scope.addHook('onRequest', adminGuard(sandbox.config.SANDBOX_ADMIN_TOKEN));
+    scope.addHook('onRequest', adminGuard(deps.adminToken));
     scope.get(
       '/ui/state',
       {
@@ -36,7 +42,7 @@ export async function uiRoutes(app: FastifyInstance, { sandbox }: { sandbox: San
           },
         },
       },
-      async () => ({ numbers: conversationsView(sandbox.world) }),
+      async () => ({ numbers: conversationsView(deps.world) }),
     );
   });
 }

@@ -1,9 +1,7 @@
-import type { DeliveryEngine } from './delivery-engine';
+import { handshakeRefusal } from '../domain/access';
+import type { CallbackVerifier } from '../domain/ports';
 
-/** Why an app callback URL was refused by the GET verification handshake (§3.1). */
-export function handshakeRefusal(appLabel: string, url: string): string {
-  return `The callback URL ${url} of ${appLabel} failed the GET verification handshake (§3.1): it must answer hub.mode=subscribe with the right hub.verify_token by 200 and the raw hub.challenge.`;
-}
+export { handshakeRefusal } from '../domain/access';
 
 /**
  * §3.1: Meta sends the GET handshake whenever an app's callback URL or verify token is set. A
@@ -12,7 +10,7 @@ export function handshakeRefusal(appLabel: string, url: string): string {
  * already verified. Returns the refusal of the first app that fails, if any.
  */
 export async function verifySeedCallbacks(
-  engine: DeliveryEngine,
+  engine: CallbackVerifier,
   apps: ReadonlyArray<{
     id?: string | undefined;
     callbackUrl?: string | undefined;

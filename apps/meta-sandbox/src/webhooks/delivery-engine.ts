@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { metaJsonEncode } from '@wapi/contracts';
+import type { Faults } from '../domain/faults';
 import { atLeast } from '../domain/timers';
 import { batchEnvelope, type PendingChange, type WebhookEncoding } from './batching';
 import { signBody } from './signature';
@@ -11,31 +12,7 @@ export interface WebhookTarget {
   secret: string;
 }
 
-/** Fault injection, switchable at run time through the control API (§12 "Webhook delivery engine"). */
-export interface Faults {
-  /** Probability that a delivered POST is sent again with the identical body. */
-  duplicateRate: number;
-  /**
-   * Shuffle queued changes before they are batched, so POSTs leave out of order; the sandbox also
-   * holds back some statuses of a message until its next status went out (§12 "random reordering
-   * across statuses of one message").
-   */
-  reorder: boolean;
-  /** Extra delay before a POST's first attempt (ms). */
-  delayMs: number;
-  /** Skip `delivered` and send only `read` (Meta's documented optimisation, §3.5). */
-  dropDelivered: boolean;
-  /** Probability that a `delivered` is followed by `failed` (multi-device: one device failed, §3.5). */
-  deliveredThenFailed: number;
-}
-
-export const NO_FAULTS: Faults = {
-  duplicateRate: 0,
-  reorder: false,
-  delayMs: 0,
-  dropDelivered: false,
-  deliveredThenFailed: 0,
-};
+export { type Faults, NO_FAULTS } from '../domain/faults';
 
 export interface DeliveryOptions {
   timeoutMs: number;

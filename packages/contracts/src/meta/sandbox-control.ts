@@ -434,3 +434,117 @@ export const SandboxMarketingPreference = Type.Object({
 export const SandboxTemplateStatusResponse = Type.Object({ id: Type.String(), status: TemplateStatusName });
 /** `POST /_sandbox/reset`. */
 export const SandboxResetResponse = Type.Object({ reset: Type.Boolean() });
+
+// ---------------------------------------------------------------------------------------
+// Number health and account events (§3.7, §5.1, §5.3, §7.4, §8.5): what Meta decides about a
+// number, a template or an account, played by a test. Each sends the webhook Meta would send.
+
+/** §8.5 `quality_rating` of a phone number. */
+export const PhoneQualityRating = Type.Union(
+  (['GREEN', 'YELLOW', 'RED', 'NA', 'UNKNOWN'] as const).map((q) => Type.Literal(q)),
+);
+export type PhoneQualityRating = Static<typeof PhoneQualityRating>;
+export const MessagingTier = Type.Union(MESSAGING_TIERS.map((t) => Type.Literal(t)));
+export type MessagingTier = Static<typeof MessagingTier>;
+
+/** §3.7 `phone_number_quality_update` events: current ones first, then the older ladder's. */
+export const PHONE_QUALITY_EVENTS = [
+  'ONBOARDING',
+  'THROUGHPUT_UPGRADE',
+  'UPGRADE',
+  'DOWNGRADE',
+  'FLAGGED',
+  'UNFLAGGED',
+] as const;
+
+/**
+ * `POST /_sandbox/phone-numbers/:id/quality`: at least one field. `messagingLimit` is the
+ * business portfolio's (§5.3), so it applies to every number of the portfolio; `throughputLevel`
+ * `HIGH` is 1,000 messages/s and `STANDARD` the sandbox default (§5.1). Without `event` the
+ * sandbox picks the one Meta would send for the change (none when nothing changed).
+ */
+export const SandboxPhoneNumberQualityRequest = Type.Object(
+  {
+    qualityRating: Opt(PhoneQualityRating),
+    messagingLimit: Opt(MessagingTier),
+    throughputLevel: Opt(Type.Union([Type.Literal('STANDARD'), Type.Literal('HIGH')])),
+    event: Opt(Type.Union(PHONE_QUALITY_EVENTS.map((e) => Type.Literal(e)))),
+  },
+  { minProperties: 1 },
+);
+export type SandboxPhoneNumberQualityRequest = Static<typeof SandboxPhoneNumberQualityRequest>;
+
+/** The number after the change, and the `phone_number_quality_update` value sent (if any). */
+export const SandboxPhoneNumberQualityResponse = Type.Object({
+  id: Type.String(),
+  qualityRating: Type.String(),
+  messagingLimit: Type.String(),
+  throughputLevel: Type.Union([Type.Literal('STANDARD'), Type.Literal('HIGH')]),
+  throughputMps: Type.Integer(),
+  webhook: Opt(Type.Record(Type.String(), Type.Unknown())),
+});
+export type SandboxPhoneNumberQualityResponse = Static<typeof SandboxPhoneNumberQualityResponse>;
+
+/**
+ * `POST /_sandbox/wabas/:id/account-update`: an `account_update` event (§3.7). DISABLED_UPDATE
+ * carries `banInfo` (default: DISABLE, today); ACCOUNT_VIOLATION needs `violationType`;
+ * BUSINESS_PRIMARY_LOCATION_COUNTRY_UPDATE needs `country`; PARTNER_* and MM_LITE_TERMS_SIGNED
+ * get the WABA's `waba_info`.
+ */
+export const SandboxAccountUpdateRequest = Type.Object({
+  event: Type.String({ pattern: '^[A-Z_]{1,64}$' }),
+  banInfo: Opt(
+    Type.Object({
+      wabaBanState: Type.Union(
+        (['DISABLE', 'REINSTATE', 'SCHEDULE_FOR_DISABLE'] as const).map((s) => Type.Literal(s)),
+      ),
+      /** As Meta writes it, e.g. `April 17, 2025`; default: the sandbox's today. */
+      wabaBanDate: Opt(Type.String({ minLength: 1, maxLength: 64 })),
+    }),
+  ),
+  violationType: Opt(Type.String({ minLength: 1, maxLength: 120 })),
+  country: Opt(Type.String({ pattern: '^[A-Z]{2}$' })),
+});
+export type SandboxAccountUpdateRequest = Static<typeof SandboxAccountUpdateRequest>;
+
+/**
+ * `POST /_sandbox/wabas/:id/capability`: a `business_capability_update` (§3.7). A new
+ * `maxDailyConversationsPerBusiness` is the portfolio's messaging limit (§5.3) and applies to
+ * every number of the portfolio.
+ */
+export const SandboxCapabilityUpdateRequest = Type.Object(
+  {
+    maxDailyConversationsPerBusiness: Opt(
+      Type.Union(
+        (['TIER_250', 'TIER_2K', 'TIER_10K', 'TIER_100K', 'TIER_UNLIMITED'] as const).map((t) =>
+          Type.Literal(t),
+        ),
+      ),
+    ),
+    maxPhoneNumbersPerBusiness: Opt(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    maxPhoneNumbersPerWaba: Opt(Type.Integer({ minimum: 1, maximum: 100_000 })),
+  },
+  { minProperties: 1 },
+);
+export type SandboxCapabilityUpdateRequest = Static<typeof SandboxCapabilityUpdateRequest>;
+
+/** The WABA and the webhook `value` that was sent (account and capability updates). */
+export const SandboxWabaEventResponse = Type.Object({
+  wabaId: Type.String(),
+  field: Type.String(),
+  webhook: Type.Record(Type.String(), Type.Unknown()),
+});
+export type SandboxWabaEventResponse = Static<typeof SandboxWabaEventResponse>;
+
+/** `POST /_sandbox/templates/:id/quality`: the template's quality score changes (§3.7, §7.4). */
+export const TemplateQualityScore = Type.Union(
+  (['GREEN', 'YELLOW', 'RED', 'UNKNOWN'] as const).map((q) => Type.Literal(q)),
+);
+export const SandboxTemplateQualityRequest = Type.Object({ quality: TemplateQualityScore });
+export type SandboxTemplateQualityRequest = Static<typeof SandboxTemplateQualityRequest>;
+export const SandboxTemplateQualityResponse = Type.Object({
+  id: Type.String(),
+  previousQuality: TemplateQualityScore,
+  quality: TemplateQualityScore,
+});
+export type SandboxTemplateQualityResponse = Static<typeof SandboxTemplateQualityResponse>;

@@ -80,8 +80,59 @@ export const TemplateStatusUpdateValue = Type.Object({
   message_template_category: Type.Optional(Str),
   /** §3.7: pause/unpause details, e.g. `{ title: 'UNPAUSE', description }`. */
   other_info: Type.Optional(Type.Object({ title: Str, description: Str })),
+  /** §3.7: on a DISABLED template, when it was disabled (unix seconds). */
+  disable_info: Type.Optional(Type.Object({ disable_date: Type.Integer() })),
 });
 export type TemplateStatusUpdateValue = Static<typeof TemplateStatusUpdateValue>;
+
+/** `value` of a `message_template_quality_update` change (§3.7): the template's quality score moved. */
+export const TemplateQualityUpdateValue = Type.Object({
+  previous_quality_score: Str,
+  new_quality_score: Str,
+  message_template_id: Type.Integer(),
+  message_template_name: Str,
+  message_template_language: Str,
+});
+export type TemplateQualityUpdateValue = Static<typeof TemplateQualityUpdateValue>;
+
+/**
+ * `value` of a `phone_number_quality_update` change (§3.7, §5.1, §5.3): the number's messaging
+ * limit, throughput or quality flag changed. `old_limit` only on messaging-limit changes;
+ * `max_daily_conversations_per_business` is the portfolio's limit (TIER_250 … TIER_UNLIMITED).
+ */
+export const PhoneNumberQualityUpdateValue = Type.Object({
+  display_phone_number: Str,
+  /** THROUGHPUT_UPGRADE, ONBOARDING; older: UPGRADE, DOWNGRADE, FLAGGED, UNFLAGGED. */
+  event: Str,
+  current_limit: Type.Optional(Str),
+  old_limit: Type.Optional(Str),
+  max_daily_conversations_per_business: Type.Optional(Str),
+});
+export type PhoneNumberQualityUpdateValue = Static<typeof PhoneNumberQualityUpdateValue>;
+
+/**
+ * `value` of an `account_update` change (§3.7): an event about the WhatsApp Business Account,
+ * with the detail object of that event (`ban_info` on DISABLED_UPDATE, `violation_info` on
+ * ACCOUNT_VIOLATION, `waba_info` on PARTNER_* events, `country` on
+ * BUSINESS_PRIMARY_LOCATION_COUNTRY_UPDATE).
+ */
+export const AccountUpdateValue = Type.Object({
+  event: Str,
+  ban_info: Type.Optional(Type.Object({ waba_ban_state: Str, waba_ban_date: Str })),
+  violation_info: Type.Optional(Type.Object({ violation_type: Str })),
+  waba_info: Type.Optional(Type.Object({ waba_id: Str, owner_business_id: Str })),
+  country: Type.Optional(Str),
+});
+export type AccountUpdateValue = Static<typeof AccountUpdateValue>;
+
+/** `value` of a `business_capability_update` change (§3.7, §5.3): the portfolio's capabilities. */
+export const BusinessCapabilityUpdateValue = Type.Object({
+  /** The portfolio's messaging limit, TIER_250 … TIER_UNLIMITED. */
+  max_daily_conversations_per_business: Type.Optional(Str),
+  max_phone_numbers_per_business: Type.Optional(Type.Integer()),
+  max_phone_numbers_per_waba: Type.Optional(Type.Integer()),
+});
+export type BusinessCapabilityUpdateValue = Static<typeof BusinessCapabilityUpdateValue>;
 
 export const WebhookChange = Type.Object({
   field: Str,
