@@ -1,6 +1,6 @@
+import { createMetaClient } from '@wapi/meta-client';
 import {
   createInternalAuth,
-  createProducer,
   createService,
   parseInternalKeys,
   redisCheck,
@@ -21,17 +21,18 @@ import { identityRepositories } from './data/identity.repository';
 import { loginThrottle } from './data/login-throttle';
 import { type WorkspaceDoc, workspaceRepositories } from './data/workspaces.repository';
 import { createIdentity } from './domain/identity';
-import { registerContactRoutes } from './messaging/contact-routes';
-import { registerContactImport } from './messaging/csv-import';
 import { phoneDirectory } from './messaging/directory';
-import { registerLiveEvents } from './messaging/live-events';
-import { registerMessageRoutes } from './messaging/message-routes';
 import { registerPhoneNumberRoutes } from './messaging/phone-number-routes';
+import { registerMessaging } from './messaging/register';
 import { messagingRepositories } from './messaging/repositories';
-import { registerMessagingWorkers } from './messaging/workers';
+import { applyNumberUpdate } from './numbers/health';
+import { startNumberSync } from './numbers/sync';
+import { createNumberHealth } from './numbers/wiring';
+import { createEmbeddedSignup } from './onboarding/esb';
+import { registerOnboardingRoutes } from './onboarding/routes';
 import { registerApiSurface } from './plugins/api-surface';
 import { registerAuth } from './plugins/auth';
-import { limitsFor, registerRateLimits } from './plugins/rate-limits';
+import { createLimitGate, limitsFor, registerRateLimits } from './plugins/rate-limits';
 import { registerAuditLogRoutes } from './routes/audit-logs';
 import { registerAuthRoutes } from './routes/auth';
 import { registerWorkspaceRoutes } from './routes/workspace';
@@ -76,8 +77,9 @@ export async function buildApp(deps: AppDeps): Promise<ServiceApp> {
     limitsFor(config, workspace).send;
 
   await registerApiSurface(app, config);
-  await registerAuth(app, { config, cache, repos: tenancy, apiKeys });
-  await registerRateLimits(app, { config, redis: deps.redis });
+  const gate = createLimitGate();
+  await registerAuth(app, { config, cache, repos: tenancy, apiKeys, gate });
+  await registerRateLimits(app, { config, redis: deps.redis, gate });
   registerAudit(app, {
     connection: deps.redis,
     prefix: config.KEY_PREFIX,
@@ -102,6 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<ServiceApp> {
     cache,
     now,
     sendLimitOf,
+    gate,
   });
   const compliance = complianceClient({
     baseUrl: config.COMPLIANCE_URL,
@@ -120,10 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<ServiceApp> {
     cacheTtlMs: 0,
     writeTimeoutMs: config.VAULT_TIMEOUT_MS,
   });
-  // Created on the first send, so building the app opens no queue.
-  let sends: ReturnType<typeof createProducer<'message.send.v1'>> | undefined;
   app.addHook('onClose', async () => {
-    await sends?.close();
     await vault.close();
   });
   // Redis is a cache of the directory: refill it before the first request. A failure is
@@ -134,32 +134,72 @@ export async function buildApp(deps: AppDeps): Promise<ServiceApp> {
     });
   });
   registerPhoneNumberRoutes(app, { repos: messaging, directory, vault, now });
-  registerContactRoutes(app, { repos: messaging, compliance, now });
-  registerContactImport(app, { repos: messaging, now });
-  registerMessageRoutes(app, {
-    repos: messaging,
+  // Embedded Signup and number health (issue #14 items 1 and 3), with one shared Graph client.
+  const meta = createMetaClient({
+    baseUrl: config.GRAPH_BASE_URL,
+    version: config.GRAPH_VERSION,
+    timeoutMs: config.GRAPH_TIMEOUT_MS,
+  });
+  const numberHealth = createNumberHealth({
+    db: deps.db,
     redis: deps.redis,
     prefix: config.KEY_PREFIX,
-    compliance,
-    sendQueue: () => {
-      sends ??= createProducer('message.send.v1', {
-        connection: deps.redis,
-        prefix: config.KEY_PREFIX,
-        log: app.log as Logger,
-      });
-      return sends;
-    },
+    directory,
+    log: app.log as Logger,
     now,
   });
-  registerLiveEvents(app, { redis: deps.redis, prefix: config.KEY_PREFIX });
-  if (deps.workerRedis) {
-    registerMessagingWorkers(app, {
-      repos: messaging,
-      connection: deps.workerRedis,
+  registerOnboardingRoutes(app, {
+    esb: createEmbeddedSignup({
+      appId: config.META_APP_ID,
+      configId: config.META_ESB_CONFIG_ID,
+      graphVersion: config.GRAPH_VERSION,
+      redis: deps.redis,
       prefix: config.KEY_PREFIX,
-      log: app.log as Logger,
+      tenancy,
+      numbers: numberHealth.deps.numbers,
+      directory,
+      vault,
+      meta,
       now,
+    }),
+  });
+  // The periodic number sync runs where background work runs (server.ts; not route tests).
+  let numberSync: ReturnType<typeof startNumberSync> | undefined;
+  const { workerRedis } = deps;
+  if (workerRedis) {
+    app.addHook('onReady', async () => {
+      numberSync = startNumberSync({
+        ...numberHealth.deps,
+        meta,
+        vault,
+        log: app.log as Logger,
+        // The worker-role connection waits for Redis: the first round runs at start-up,
+        // when a fail-fast connection may not be connected yet.
+        redis: workerRedis,
+        prefix: config.KEY_PREFIX,
+        intervalMs: config.NUMBER_SYNC_INTERVAL_MS,
+      });
     });
   }
+  app.addHook('onClose', async () => {
+    await numberSync?.stop();
+    await numberHealth.close();
+    meta.close();
+  });
+  // Contacts, messages, templates, live events, outbox; with workerRedis the workers and the
+  // periodic jobs; `onNumberUpdate` hands number-health kinds of account.update.v1 to numbers/health.ts.
+  registerMessaging(app, {
+    config,
+    db: deps.db,
+    redis: deps.redis,
+    workerRedis: deps.workerRedis,
+    repos: messaging,
+    members: tenancy.members,
+    compliance,
+    vault,
+    meta,
+    onNumberUpdate: (update) => applyNumberUpdate(numberHealth.deps, update),
+    now,
+  });
   return app;
 }

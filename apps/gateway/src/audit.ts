@@ -46,7 +46,7 @@ export function registerAudit(
       target: { type: targetType, id: targetId },
       at: new Date().toISOString(),
       requestId: request.id,
-      ip: request.ip.slice(0, 64),
+      ip: request.clientIp.slice(0, 64),
       ...(request.headers['user-agent'] ? { userAgent: request.headers['user-agent'].slice(0, 512) } : {}),
       outcome: status < 400 ? 'success' : status === 403 ? 'denied' : 'failure',
     };

@@ -70,6 +70,55 @@ export const configSchema = {
     description: 'how long a write to vault may take before the call answers 503',
   }),
   PUBLIC_RATE_PER_IP: perMinute(60, 'unauthenticated calls (sign-up, login, refresh) of one IP address'),
+  TEMPLATE_SYNC_INTERVAL_MS: Type.Integer({
+    minimum: 0,
+    maximum: 86_400_000,
+    default: 900_000,
+    description: "how often one gateway instance re-reads every workspace's templates from Graph; 0: never",
+  }),
+  OUTBOX_SWEEP_INTERVAL_MS: Type.Integer({
+    minimum: 0,
+    maximum: 3_600_000,
+    default: 10_000,
+    description:
+      'how often accepted messages whose enqueue failed (Redis went away after they were stored) are enqueued again; 0: never',
+  }),
+  GATEWAY_TRUST_PROXY: Type.String({
+    default: '',
+    pattern: '^([0-9]+|[0-9A-Fa-f:.]+(/[0-9]{1,3})?(,[0-9A-Fa-f:.]+(/[0-9]{1,3})?)*)?$',
+    description:
+      'proxies trusted to report the client address in X-Forwarded-For (login throttling and per-IP limits key on it): empty or 0 = none (the TCP peer is the client), a hop count (1 = one proxy in front), or addresses/CIDR networks of the proxies (10.0.0.0/8,192.168.1.7)',
+  }),
+  GRAPH_BASE_URL: Type.String({
+    default: 'https://graph.facebook.com',
+    pattern: '^https?://[^\\s/]+$',
+    description: 'the Graph API host; meta-sandbox in development, e.g. http://meta-sandbox:7105',
+  }),
+  GRAPH_VERSION: Type.String({ default: 'v23.0', pattern: '^v[0-9]{2}\\.0$', description: 'e.g. v23.0' }),
+  GRAPH_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 120_000,
+    default: 20_000,
+    description: 'how long one Graph call may take',
+  }),
+  META_APP_ID: Type.String({
+    default: '',
+    pattern: '^([0-9]{1,32})?$',
+    description:
+      "the Meta app's id (Embedded Signup's client_id; its secret is in vault as meta.app_secret, workspace `platform`, record = this id); empty: onboarding answers 503",
+  }),
+  META_ESB_CONFIG_ID: Type.String({
+    default: '',
+    pattern: '^([0-9A-Za-z_-]{1,64})?$',
+    description: "the Embedded Signup configuration id the front end opens Meta's flow with",
+  }),
+  NUMBER_SYNC_INTERVAL_MS: Type.Integer({
+    minimum: 0,
+    maximum: 86_400_000,
+    default: 3_600_000,
+    description:
+      "how often one gateway instance re-reads every number's name, quality, limit tier and throughput from Graph; 0: never",
+  }),
 };
 
 export type Config = ReturnType<typeof loadServiceConfig>;

@@ -1,5 +1,5 @@
 import { markSuppressionReady } from '@wapi/consent';
-import { PERMISSIONS, ROLES, ROUTE_ACCESS, type Role, roleHas } from '@wapi/contracts';
+import { PERMISSIONS, ROLES, ROUTE_ACCESS, type Role, roleHas, windowKey } from '@wapi/contracts';
 import { useTestContext } from '@wapi/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiRoute } from '../src/plugins/auth';
@@ -143,11 +143,18 @@ describe('tenant isolation (BOLA, generated from the route table)', () => {
     });
     expect(contact.statusCode, contact.body).toBe(201);
     await markSuppressionReady(ctx.redis, ctx.prefix);
+    // A free-form message inside an open customer-service window (no template needed).
+    await ctx.redis.set(
+      windowKey(ctx.prefix, phoneNumberId, '14155550100'),
+      String(Date.now() + 3_600_000),
+      'PX',
+      3_600_000,
+    );
     const message = await gw.call('POST', '/api/v1/messages', {
       token: a.token,
       body: {
         contactId: contact.json().id,
-        content: { type: 'template', template: { name: 't', language: 'en' } },
+        content: { type: 'text', text: { body: 'hello' } },
       },
     });
     expect(message.statusCode, message.body).toBe(202);
@@ -286,6 +293,66 @@ describe('members and roles', () => {
     });
     expect(nowOk.statusCode).toBe(200);
     expect(nowOk.json().role).toBe('manager');
+  });
+
+  it('leaves at least one owner when two owners demote or remove each other at the same moment, every time', async () => {
+    const a = await gw.signup('racea');
+    const b = await gw.signup('raceb');
+    const ws = a.workspace.id;
+    const tokenOf = { [a.user.id]: a.tokens.accessToken } as Record<string, string>;
+    tokenOf[b.user.id] = await addMember(a.tokens.accessToken, b, 'owner', ws);
+    const ids = [a.user.id, b.user.id] as const;
+    // Read from the database, whoever is still allowed to list members.
+    const ownersNow = async () =>
+      (await ctx.db.collection('members').find({ workspaceId: ws, role: 'owner' }).toArray()).map(
+        (m) => m.userId as string,
+      );
+    for (let round = 0; round < 12; round++) {
+      const [x, y] = round % 2 === 0 ? ids : [ids[1], ids[0]];
+      // Round 0..3: each demotes the other; 4..7: each demotes itself; 8..11: one removes the
+      // other while that one demotes the first. All at once, through the same await points.
+      const calls =
+        round < 4
+          ? [
+              gw.call('PATCH', `/api/v1/members/${y}`, { token: tokenOf[x]!, body: { role: 'manager' } }),
+              gw.call('PATCH', `/api/v1/members/${x}`, { token: tokenOf[y]!, body: { role: 'manager' } }),
+            ]
+          : round < 8
+            ? [
+                gw.call('PATCH', `/api/v1/members/${x}`, { token: tokenOf[x]!, body: { role: 'agent' } }),
+                gw.call('PATCH', `/api/v1/members/${y}`, { token: tokenOf[y]!, body: { role: 'agent' } }),
+              ]
+            : [
+                gw.call('PATCH', `/api/v1/members/${y}`, { token: tokenOf[x]!, body: { role: 'viewer' } }),
+                gw.call('PATCH', `/api/v1/members/${x}`, { token: tokenOf[y]!, body: { role: 'viewer' } }),
+              ];
+      const answers = await Promise.all(calls);
+      const codes = answers.map((r) => r.statusCode).sort();
+      expect(codes, answers.map((r) => r.body).join(' | ')).toEqual([200, 409]);
+      const remaining = await ownersNow();
+      expect(remaining).toHaveLength(1);
+      const survivor = remaining[0]!;
+      const other = survivor === a.user.id ? b.user.id : a.user.id;
+      const restore = await gw.call('PATCH', `/api/v1/members/${other}`, {
+        token: tokenOf[survivor]!,
+        body: { role: 'owner' },
+      });
+      expect(restore.statusCode, restore.body).toBe(200);
+    }
+  });
+
+  it('applies the rule to a workspace created before the owner set existed', async () => {
+    const owner = await gw.signup('legacy');
+    await ctx.db
+      .collection('workspaces')
+      .updateOne({ _id: owner.workspace.id as never }, { $unset: { owners: '' } });
+    const demote = await gw.call('PATCH', `/api/v1/members/${owner.user.id}`, {
+      token: owner.tokens.accessToken,
+      body: { role: 'manager' },
+    });
+    expect(demote.json().error.code).toBe('LAST_OWNER');
+    const stored = await ctx.db.collection('workspaces').findOne({ _id: owner.workspace.id as never });
+    expect(stored?.owners).toEqual([owner.user.id]);
   });
 
   it('lets a user belong to several workspaces and pick one per token; removal closes that workspace at once', async () => {

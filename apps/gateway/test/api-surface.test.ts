@@ -113,4 +113,30 @@ describe('audit', () => {
     expect(all).not.toContain(token);
     expect(all).not.toContain(s.password);
   });
+
+  it('records the client behind a trusted proxy, not the proxy (GATEWAY_TRUST_PROXY)', async () => {
+    const behind = await startGateway(ctx, gatewayEnv(ctx, { GATEWAY_TRUST_PROXY: '1' }));
+    try {
+      const s = await behind.signup('audproxy');
+      const created = await behind.app.inject({
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        headers: {
+          authorization: `Bearer ${s.tokens.accessToken}`,
+          'x-request-id': 'req-audit-proxy',
+          'x-forwarded-for': '192.0.2.1, 198.51.100.23',
+        },
+        remoteAddress: '10.8.0.1',
+        payload: { name: 'behind', role: 'agent' },
+      });
+      expect(created.statusCode).toBe(201);
+      await expect
+        .poll(async () => (await auditEvents()).find((e) => e.requestId === 'req-audit-proxy')?.ip, {
+          timeout: 10_000,
+        })
+        .toBe('198.51.100.23');
+    } finally {
+      await behind.close();
+    }
+  });
 });

@@ -10,7 +10,7 @@ import {
   withDatabase,
 } from '@wapi/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayEnv, type Harness, startGateway } from './harness';
+import { gatewayEnv, type Harness, startGateway, storeTemplate } from './harness';
 
 // The real compliance service, built (as in audit-logs.test.ts).
 const complianceDist = fileURLToPath(new URL('../../compliance/dist/server.js', import.meta.url));
@@ -74,6 +74,7 @@ describe('consent per contact (through compliance)', () => {
     const contact = (
       await gw.call('POST', '/api/v1/contacts', { token: auth, body: { phone: '+14155550140' } })
     ).json();
+    await storeTemplate(ctx, owner.workspace.id, { name: 'promo', category: 'MARKETING' });
     const template = { type: 'template', template: { name: 'promo', language: 'en' } };
     const send = () =>
       gw.call('POST', '/api/v1/messages', {

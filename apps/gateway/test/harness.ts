@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { SignupResponse } from '@wapi/contracts';
 import { createLogger } from '@wapi/service-kit';
+import { asWorkspaceId } from '@wapi/store';
 import {
   freePort,
   internalAuthEnv,
@@ -17,6 +18,7 @@ import {
 import { Redis } from 'ioredis';
 import { buildApp } from '../src/app';
 import { loadServiceConfig } from '../src/config';
+import { templateDoc, templateStore } from '../src/templates/store';
 
 /** A fresh access-token signing key (an Ed25519 seed). */
 export const newSigningKey = () => randomBytes(32).toString('base64url');
@@ -170,4 +172,102 @@ export async function startVault(ctx: TestContext): Promise<{ url: string; stop(
         .catch(() => undefined);
     },
   };
+}
+
+/** A connected number stored as the connect route stores it (for tests that need no vault). */
+export async function insertPhoneNumber(
+  ctx: TestContext,
+  workspaceId: string,
+  phoneNumberId: string,
+  wabaId = '2001',
+): Promise<void> {
+  await ctx.db.collection('phone_numbers').insertOne({
+    _id: phoneNumberId as never,
+    workspaceId,
+    wabaId,
+    displayPhoneNumber: '+1 555 0100',
+    verifiedName: null,
+    status: 'connected',
+    qualityRating: null,
+    messagingLimitTier: null,
+    throughputMps: 80,
+    connectedAt: new Date(),
+  });
+}
+
+/**
+ * Stores a template as a sync from Meta would (through the gateway's own template store, so
+ * its Redis cache is written too). Default: an APPROVED template whose body has no parameter.
+ */
+export async function storeTemplate(
+  ctx: TestContext,
+  workspaceId: string,
+  template: {
+    name: string;
+    language?: string;
+    category?: 'MARKETING' | 'UTILITY' | 'AUTHENTICATION';
+    status?: string;
+    components?: { type: string; text?: string; format?: string; buttons?: Record<string, unknown>[] }[];
+    parameterFormat?: 'named' | 'positional';
+    wabaId?: string;
+  },
+): Promise<void> {
+  const store = templateStore(ctx.db, ctx.redis, ctx.prefix);
+  await store.upsert(asWorkspaceId(workspaceId), [
+    templateDoc(
+      workspaceId,
+      template.wabaId ?? '2001',
+      {
+        name: template.name,
+        language: template.language ?? 'en',
+        category: template.category ?? 'MARKETING',
+        status: template.status ?? 'APPROVED',
+        parameter_format: template.parameterFormat,
+        components: template.components ?? [{ type: 'BODY', text: 'Your order is on its way.' }],
+      },
+      new Date(),
+    ),
+  ]);
+}
+
+/** Reads SSE events from `url` until `count` arrived (bounded), then aborts. */
+export async function readEvents(url: string, token: string, count: number, lastEventId?: string) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 15_000);
+  const events: { id: string; event: string; data: { messageId: string; status: string } }[] = [];
+  try {
+    const res = await fetch(url, {
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'text/event-stream',
+        ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+      },
+      signal: abort.signal,
+    });
+    if (!res.headers.get('content-type')?.includes('text/event-stream')) {
+      throw new Error(`not an event stream: ${res.status} ${await res.text()}`);
+    }
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    while (events.length < count) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      const blocks = buffer.split('\n\n');
+      buffer = blocks.pop() ?? '';
+      for (const block of blocks) {
+        const field = (name: string) =>
+          block
+            .split('\n')
+            .find((l) => l.startsWith(`${name}: `))
+            ?.slice(name.length + 2);
+        const id = field('id');
+        if (id) events.push({ id, event: field('event') ?? '', data: JSON.parse(field('data') ?? '{}') });
+      }
+    }
+    return events;
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
 }

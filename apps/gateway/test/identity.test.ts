@@ -214,3 +214,60 @@ describe('refresh tokens', () => {
     expect(answer.json().error.code).toBe('REFRESH_TOKEN_INVALID');
   });
 });
+
+describe('the client address behind a proxy (GATEWAY_TRUST_PROXY)', () => {
+  const fail = (g: Harness, email: string, ip: string, forwardedFor?: string) =>
+    g.call('POST', '/api/v1/auth/login', {
+      body: { email, password: 'not the password' },
+      ip,
+      ...(forwardedFor ? { headers: { 'x-forwarded-for': forwardedFor } } : {}),
+    });
+  const login = (g: Harness, who: { user: { email: string }; password: string }, ip: string, xff?: string) =>
+    g.call('POST', '/api/v1/auth/login', {
+      body: { email: who.user.email, password: who.password },
+      ip,
+      ...(xff ? { headers: { 'x-forwarded-for': xff } } : {}),
+    });
+
+  it('ignores X-Forwarded-For when off (the default): a forged header per attempt does not escape the per-IP throttle', async () => {
+    const victims = [await gw.signup('fxa'), await gw.signup('fxb')];
+    for (let i = 0; i < 5; i++) await fail(gw, victims[i % 2]!.user.email, '10.4.4.4', `203.0.113.${i + 1}`);
+    const other = await gw.signup('fxc');
+    const blocked = await login(gw, other, '10.4.4.4', '203.0.113.200');
+    expect(blocked.statusCode).toBe(429);
+    expect(blocked.json().error.code).toBe('LOGIN_THROTTLED');
+  });
+
+  it('with a hop count, throttles the client behind the proxy, not the proxy, and not a forged leftmost entry', async () => {
+    const behind = await startGateway(ctx, gatewayEnv(ctx, { GATEWAY_TRUST_PROXY: '1' }));
+    try {
+      const victims = [await behind.signup('hpa'), await behind.signup('hpb')];
+      const proxy = '10.5.0.1';
+      // The client forges a leftmost entry each time; the proxy appends the real address.
+      for (let i = 0; i < 5; i++)
+        await fail(behind, victims[i % 2]!.user.email, proxy, `192.0.2.${i + 1}, 198.51.100.7`);
+      const other = await behind.signup('hpc');
+      expect((await login(behind, other, proxy, '192.0.2.99, 198.51.100.7')).statusCode).toBe(429);
+      // Another client through the same proxy is not the one that failed.
+      expect((await login(behind, other, proxy, '198.51.100.8')).statusCode).toBe(200);
+    } finally {
+      await behind.close();
+    }
+  });
+
+  it('with a CIDR list, believes only the listed proxies', async () => {
+    const behind = await startGateway(ctx, gatewayEnv(ctx, { GATEWAY_TRUST_PROXY: '10.6.0.0/16' }));
+    try {
+      const victims = [await behind.signup('cia'), await behind.signup('cib')];
+      // Two trusted proxies in a row: the client is the first untrusted hop.
+      for (let i = 0; i < 5; i++)
+        await fail(behind, victims[i % 2]!.user.email, '10.6.0.1', '203.0.113.9, 10.6.0.2');
+      const other = await behind.signup('cic');
+      expect((await login(behind, other, '10.6.0.1', '203.0.113.9, 10.6.0.2')).statusCode).toBe(429);
+      // An untrusted peer claiming to forward for that client is itself the client.
+      expect((await login(behind, other, '192.0.2.50', '203.0.113.9')).statusCode).toBe(200);
+    } finally {
+      await behind.close();
+    }
+  });
+});

@@ -6,7 +6,16 @@ import { useTestContext } from '@wapi/testkit';
 import { createVaultClient } from '@wapi/vault-client';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Answer, gatewayEnv, type Harness, serviceToken, startGateway, startVault } from './harness';
+import {
+  type Answer,
+  gatewayEnv,
+  type Harness,
+  readEvents,
+  serviceToken,
+  startGateway,
+  startVault,
+  storeTemplate,
+} from './harness';
 
 const ctx = useTestContext('gwmsg');
 let vault: Awaited<ReturnType<typeof startVault>>;
@@ -46,6 +55,9 @@ async function workspaceWithNumber(label: string) {
     body: { phoneNumberId, wabaId: '2001', displayPhoneNumber: '+1 555 0100', accessToken },
   });
   expect(connected.statusCode, connected.body).toBe(201);
+  // Approved templates as a sync from Meta stores them: one marketing, one utility.
+  await storeTemplate(ctx, owner.workspace.id, { name: 'order_update', category: 'MARKETING' });
+  await storeTemplate(ctx, owner.workspace.id, { name: 'shipping_notice', category: 'UTILITY' });
   return { owner, auth, phoneNumberId, accessToken, ws: owner.workspace.id };
 }
 
@@ -54,6 +66,7 @@ const openWindow = (phoneNumberId: string, waId: string, ms = 3_600_000) =>
 
 const text = (body: string) => ({ type: 'text', text: { body } });
 const template = { type: 'template', template: { name: 'order_update', language: 'en' } };
+const utilityTemplate = { type: 'template', template: { name: 'shipping_notice', language: 'en' } };
 
 describe('phone numbers', () => {
   it('connects a number, keeps the token in vault only, lists and inspects it, and refuses it to another workspace', async () => {
@@ -90,7 +103,7 @@ describe('phone numbers', () => {
   it('publishes the directory, serves a Redis miss from the database to webhook-ingest, and rebuilds it at start-up', async () => {
     const { phoneNumberId, ws } = await workspaceWithNumber('dir');
     const key = directoryKey(ctx.prefix, phoneNumberId);
-    expect(JSON.parse((await ctx.redis.get(key)) ?? 'null')).toEqual({
+    expect(JSON.parse((await ctx.redis.get(key)) ?? 'null')).toMatchObject({
       phoneNumberId,
       workspaceId: ws,
       wabaId: '2001',
@@ -105,7 +118,7 @@ describe('phone numbers', () => {
       });
     const missed = await internal(phoneNumberId, serviceToken('webhook-ingest'));
     expect(missed.statusCode, missed.body).toBe(200);
-    expect(missed.json()).toEqual({ phoneNumberId, workspaceId: ws, wabaId: '2001' });
+    expect(missed.json()).toMatchObject({ phoneNumberId, workspaceId: ws, wabaId: '2001' });
     expect(await ctx.redis.get(key)).not.toBeNull();
     expect((await internal('999999999999', serviceToken('webhook-ingest'))).statusCode).toBe(404);
     expect((await internal(phoneNumberId)).statusCode).toBe(401);
@@ -275,7 +288,7 @@ describe('POST /api/v1/messages', () => {
     expect(tpl.statusCode, tpl.body).toBe(202);
   });
 
-  it('refuses an opted-out contact with 403 CONTACT_OPTED_OUT; a marketing-only opt-out blocks marketing only', async () => {
+  it('refuses an opted-out contact with 403 CONTACT_OPTED_OUT; a marketing-only opt-out blocks marketing templates only (the stored category decides)', async () => {
     const { auth, phoneNumberId, ws } = await workspaceWithNumber('optout');
     await publishSuppression(ctx.redis, ctx.prefix, ws, [
       { contact: '14155550113', flags: { all: true, marketing: true }, version: Date.now() },
@@ -292,7 +305,9 @@ describe('POST /api/v1/messages', () => {
     expect(all.statusCode).toBe(403);
     expect(all.json().error.code).toBe('CONTACT_OPTED_OUT');
     expect((await send('+14155550114', template)).statusCode).toBe(403);
-    expect((await send('+14155550114', template, 'utility')).statusCode).toBe(202);
+    // The caller cannot relabel a marketing template: the stored category decides.
+    expect((await send('+14155550114', template, 'utility')).statusCode).toBe(403);
+    expect((await send('+14155550114', utilityTemplate)).statusCode).toBe(202);
     expect((await send('+14155550114', text('your order shipped'))).statusCode).toBe(202);
   });
 
@@ -331,7 +346,15 @@ describe('POST /api/v1/messages', () => {
       log: silent,
     });
     try {
-      const jobs = await sends.queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
+      // Sends carry a priority by category, so they wait in BullMQ's `prioritized` set.
+      const jobs = await sends.queue.getJobs([
+        'waiting',
+        'prioritized',
+        'delayed',
+        'active',
+        'completed',
+        'failed',
+      ]);
       expect(jobs.filter((j) => j.data.workspaceId === ws)).toHaveLength(1);
     } finally {
       await sends.close();
@@ -354,8 +377,7 @@ describe('POST /api/v1/messages/batch and /send', () => {
     ]);
     const messages = Array.from({ length: 1_000 }, (_, i) => ({
       to: i === 7 ? '+14155557777' : `+1415600${String(i).padStart(4, '0')}`,
-      content: template,
-      category: 'utility',
+      content: utilityTemplate,
     }));
     const answer = await gw.call('POST', '/api/v1/messages/batch', { token: auth, body: { messages } });
     expect(answer.statusCode, answer.body.slice(0, 300)).toBe(202);
@@ -392,48 +414,6 @@ describe('POST /api/v1/messages/batch and /send', () => {
     expect(read.json()).toMatchObject({ contactId: contact.id, contentType: 'text' });
   }, 60_000);
 });
-
-/** Reads SSE events from `url` until `count` arrived (bounded), then aborts. */
-async function readEvents(url: string, token: string, count: number, lastEventId?: string) {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), 15_000);
-  const events: { id: string; event: string; data: { messageId: string; status: string } }[] = [];
-  try {
-    const res = await fetch(url, {
-      headers: {
-        authorization: `Bearer ${token}`,
-        accept: 'text/event-stream',
-        ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
-      },
-      signal: abort.signal,
-    });
-    if (!res.headers.get('content-type')?.includes('text/event-stream')) {
-      throw new Error(`not an event stream: ${res.status} ${await res.text()}`);
-    }
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    while (events.length < count) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      const blocks = buffer.split('\n\n');
-      buffer = blocks.pop() ?? '';
-      for (const block of blocks) {
-        const field = (name: string) =>
-          block
-            .split('\n')
-            .find((l) => l.startsWith(`${name}: `))
-            ?.slice(name.length + 2);
-        const id = field('id');
-        if (id) events.push({ id, event: field('event') ?? '', data: JSON.parse(field('data') ?? '{}') });
-      }
-    }
-    return events;
-  } finally {
-    clearTimeout(timer);
-    abort.abort();
-  }
-}
 
 describe('message state from events (workers)', () => {
   it('moves a sent message forward from message.events, finds it by wamid, and stores an inbound message once', async () => {
@@ -482,6 +462,14 @@ describe('message state from events (workers)', () => {
           { timeout: 20_000, interval: 200 },
         )
         .toBe(4);
+      const { history } = (await gw.call('GET', `/api/v1/messages/${id}`, { token: auth })).json();
+      expect(history.map((h: { status: string }) => h.status)).toEqual([
+        'accepted',
+        'sent',
+        'delivered',
+        'read',
+      ]);
+      expect(history[1].at).toBe(at(1));
       // The same changes as Server-Sent Events, from the start of the workspace's stream, and
       // resumed after the first one with Last-Event-ID.
       const address = await withWorkers.app.listen({ port: 0, host: '127.0.0.1' });
@@ -493,6 +481,20 @@ describe('message state from events (workers)', () => {
       expect(resumed.map((e) => e.id)).toEqual(live.slice(1).map((e) => e.id));
       const byWamid = await gw.call('GET', `/api/v1/messages?wamid=${wamid}`, { token: auth });
       expect(byWamid.json().messages.map((m: { id: string }) => m.id)).toEqual([id]);
+      // Meta's webhook reports `sent` too, at its own (earlier, whole-second) time: the history
+      // still shows `sent` once, at the earliest report.
+      await events.add(event('sent', 0, false), { jobId: jobIdOf(ws, wamid, 'sent-webhook') });
+      await expect
+        .poll(async () => (await gw.call('GET', `/api/v1/messages/${id}`, { token: auth })).json().history, {
+          timeout: 20_000,
+          interval: 200,
+        })
+        .toMatchObject([
+          { status: 'accepted' },
+          { status: 'sent', at: at(0) },
+          { status: 'delivered' },
+          { status: 'read' },
+        ]);
 
       const inboundWamid = `wamid.${randomBytes(8).toString('hex')}`;
       const message = {

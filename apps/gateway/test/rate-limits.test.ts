@@ -115,6 +115,48 @@ describe('per-workspace rate limits', () => {
   });
 });
 
+describe('a workspace over its limit is answered cheaply', () => {
+  it('refuses before reading or validating the body, and from memory: without Redis, its refusals stay 429 while others get 503', async () => {
+    const redis = await startPrivateRedis();
+    const g = await startGateway(
+      ctx,
+      gatewayEnv(ctx, {
+        REDIS_URL: redis.url,
+        API_RATE_FREE: String(API_LIMIT),
+        SEND_RATE_FREE: String(SEND_LIMIT),
+      }),
+      undefined,
+      redis.url,
+    );
+    try {
+      const noisy = await g.signup('spent');
+      const other = await g.signup('fine');
+      const sendWith = (token: string, body: unknown) => g.call('POST', '/api/v1/messages', { token, body });
+      const valid = { to: '+919999000001', content: { type: 'text', text: { body: 'hello' } } };
+      for (let i = 0; i < SEND_LIMIT; i++) await sendWith(noisy.tokens.accessToken, valid);
+      expect((await sendWith(noisy.tokens.accessToken, valid)).statusCode).toBe(429);
+      // A body that would fail validation is not even read once the limit is spent.
+      const invalid = await sendWith(noisy.tokens.accessToken, { nonsense: true });
+      expect(invalid.statusCode).toBe(429);
+      expect(invalid.headers['ratelimit-policy']).toBe(`"send";q=${SEND_LIMIT};w=60`);
+      expect(Number(invalid.headers['retry-after'])).toBeGreaterThan(0);
+      // Other routes of the spent workspace still work (only the send policy is spent).
+      expect((await g.call('GET', '/api/v1/workspace', { token: noisy.tokens.accessToken })).statusCode).toBe(
+        200,
+      );
+      await redis.stop();
+      const fromMemory = await sendWith(noisy.tokens.accessToken, valid);
+      expect(fromMemory.statusCode).toBe(429);
+      expect(fromMemory.json().error.code).toBe('RATE_LIMITED');
+      const needsRedis = await sendWith(other.tokens.accessToken, valid);
+      expect(needsRedis.statusCode).toBe(503);
+    } finally {
+      await g.close();
+      await redis.dispose();
+    }
+  });
+});
+
 describe('while Redis is down', () => {
   it('answers 503 DEPENDENCY_UNAVAILABLE (retry) instead of 500, and recovers when it is back', async () => {
     const redis = await startPrivateRedis();

@@ -92,13 +92,18 @@ export const ERRORS = {
   WEBHOOK_NOT_CONFIGURED: {
     status: 503,
     message:
-      'No Meta app secret is configured, so no webhook can be verified; set META_APP_SECRETS and restart.',
+      'No Meta app secret is active, so no webhook can be verified; set META_APP_IDS and store each app secret in vault (workspace platform, purpose meta.app_secret, record = app id), then restart.',
   },
   // message-sender (issue #13)
   SEND_OUTCOME_UNKNOWN: {
     status: 409,
     message:
       'A Graph call for this message started and its outcome was never recorded, so it is not resent; check its status webhook before replaying it.',
+  },
+  MESSAGING_LIMIT_REACHED: {
+    status: 429,
+    message:
+      "The business portfolio's messaging limit (unique recipients of business-initiated messages per rolling 24 h) stayed reached for longer than the sender waits; send later, or within the customer's service window.",
   },
 
   // gateway (issue #10): identity, access, tenancy
@@ -154,6 +159,67 @@ export const ERRORS = {
   IDEMPOTENCY_KEY_REUSED: {
     status: 422,
     message: 'This Idempotency-Key was used with another request body; use a new key for a new message.',
+  },
+  // gateway: messaging leftovers (reactions, assignment) and templates (issue #11, #14)
+  REACTION_TARGET_INVALID: {
+    status: 422,
+    message:
+      'The message reacted to is not a sent message of this conversation; name it by its id (msg_…) or wamid once it has one.',
+  },
+  ASSIGNEE_NOT_MEMBER: {
+    status: 422,
+    message: 'The assignee is not a member of this workspace; list members with GET /api/v1/members.',
+  },
+  TEMPLATE_NOT_FOUND: {
+    status: 422,
+    message:
+      'No template with this name in this workspace; create it or sync with POST /api/v1/templates/sync.',
+  },
+  TEMPLATE_LANGUAGE_UNAVAILABLE: {
+    status: 422,
+    message: 'The template has no version in this language; send one of the languages it has.',
+  },
+  TEMPLATE_NOT_APPROVED: {
+    status: 422,
+    message:
+      'The template is not approved by Meta (pending or rejected); only APPROVED templates can be sent.',
+  },
+  TEMPLATE_PAUSED: {
+    status: 422,
+    message:
+      'Meta paused the template for low quality; wait for it to resume or unpause it, or send another.',
+  },
+  TEMPLATE_DISABLED: {
+    status: 422,
+    message: 'Meta disabled the template for low quality; it can no longer be sent: create another.',
+  },
+  TEMPLATE_PARAMETERS_INVALID: {
+    status: 422,
+    message: 'The template parameters do not match its definition; check their number and names.',
+  },
+  TEMPLATE_EXISTS: {
+    status: 409,
+    message: 'A template with this name and language exists; delete it first or use another name.',
+  },
+  TEMPLATE_REFUSED_BY_META: {
+    status: 422,
+    message: 'Meta refused the template; correct it as the message says and create it again.',
+  },
+
+  // gateway: Embedded Signup onboarding and number health (issue #14 items 1 and 3)
+  ONBOARDING_NOT_CONFIGURED: {
+    status: 503,
+    message:
+      'Embedded Signup is not configured: set META_APP_ID and store the app secret in vault (workspace platform, purpose meta.app_secret, record = the app id).',
+  },
+  ONBOARDING_STATE_INVALID: {
+    status: 400,
+    message:
+      'The onboarding state is unknown, expired, already used, or was issued to another user or workspace; start again.',
+  },
+  ONBOARDING_IN_PROGRESS: {
+    status: 409,
+    message: "The workspace's onboarding steps are running now; read their status and retry when done.",
   },
 } as const satisfies Record<string, { status: number; message: string }>;
 

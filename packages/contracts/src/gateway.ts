@@ -252,6 +252,9 @@ export const Contact = Type.Object(
     name: Type.Union([Type.String(), Type.Null()]),
     tags: Type.Array(Type.String()),
     attributes: Type.Record(Type.String(), Type.String()),
+    assigneeId: Type.Union([Type.String(), Type.Null()], {
+      description: 'the member (user id) the conversation is assigned to, or null',
+    }),
     createdAt: IsoTime,
     updatedAt: IsoTime,
   },
@@ -359,7 +362,30 @@ export const Message = Type.Object(
     category: Type.String(),
     contentType: Type.String(),
     history: Type.Array(Type.Object({ status: Type.String(), at: IsoTime }, closed)),
-    error: Type.Union([Type.Object({ code: Type.Integer(), title: Type.String() }, closed), Type.Null()]),
+    error: Type.Union([
+      Type.Object(
+        {
+          code: Type.Integer({ description: "Meta's error code; 0 when wapi refused the send itself" }),
+          title: Type.String(),
+          wapiCode: Type.Optional(
+            Type.String({ description: "wapi's error code when wapi refused the send" }),
+          ),
+        },
+        closed,
+      ),
+      Type.Null(),
+    ]),
+    pricing: Type.Optional(
+      Type.Object(
+        {
+          billable: Type.Optional(Type.Boolean()),
+          category: Type.Optional(Type.String()),
+          pricingModel: Type.Optional(Type.String()),
+          type: Type.Optional(Type.String()),
+        },
+        { ...closed, description: "Meta's pricing of the message, from its status webhooks" },
+      ),
+    ),
     createdAt: IsoTime,
   },
   closed,
@@ -376,5 +402,95 @@ export const Timeline = Type.Object(
   },
   closed,
 );
+
+// --- templates -------------------------------------------------------------------------
+
+const TemplateName = Type.String({
+  pattern: '^[a-z0-9_]{1,512}$',
+  maxLength: 512,
+  description: "Meta's template name",
+});
+const Language = Type.String({
+  pattern: '^[a-z]{2,3}(_[A-Za-z]{2,4})?$',
+  maxLength: 15,
+  description: 'en_US, pt_BR, ...',
+});
+/** A component in Meta's shape (§7.3): passed to Meta as given, stored as Meta lists it. */
+const Component = Type.Object(
+  {
+    type: Type.String({ enum: ['HEADER', 'BODY', 'FOOTER', 'BUTTONS'] }),
+    format: Type.Optional(Type.String({ maxLength: 20 })),
+    text: Type.Optional(Type.String({ maxLength: 1_024 })),
+    buttons: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()), { maxItems: 10 })),
+    example: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: true },
+);
+
+/** `POST /api/v1/templates`. */
+export const ApiCreateTemplateRequest = Type.Object(
+  {
+    name: TemplateName,
+    language: Language,
+    category: Type.Union([
+      Type.Literal('MARKETING'),
+      Type.Literal('UTILITY'),
+      Type.Literal('AUTHENTICATION'),
+    ]),
+    parameterFormat: Type.Optional(Type.Union([Type.Literal('positional'), Type.Literal('named')])),
+    messageSendTtlSeconds: Type.Optional(Type.Integer({ minimum: -1, maximum: 2_592_000 })),
+    components: Type.Array(Component, { minItems: 1, maxItems: 10 }),
+    wabaId: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]{1,32}$',
+        description: "the WABA to create it in; default: the workspace's only one",
+      }),
+    ),
+  },
+  closed,
+);
+/** A template as stored and validated against (docs/meta-platform.md §7). */
+export const Template = Type.Object(
+  {
+    name: Type.String(),
+    language: Type.String(),
+    category: Type.String({ description: "Meta's: MARKETING, UTILITY or AUTHENTICATION" }),
+    status: Type.String({ description: 'APPROVED, PENDING, REJECTED, PAUSED, DISABLED, ...' }),
+    quality: Type.Union([Type.String(), Type.Null()]),
+    reason: Type.Union([Type.String(), Type.Null()]),
+    metaId: Type.Union([Type.String(), Type.Null()]),
+    wabaId: Type.String(),
+    parameterFormat: Type.Union([Type.Literal('positional'), Type.Literal('named')]),
+    parameters: Type.Object(
+      {
+        body: Type.Array(Type.String()),
+        header: Type.Union([Type.String(), Type.Null()], {
+          description: 'text, image, video, document, location',
+        }),
+      },
+      closed,
+    ),
+    components: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  closed,
+);
+export type Template = Static<typeof Template>;
+export const ApiTemplateList = Type.Object({ templates: Type.Array(Template) }, closed);
+export const TemplateListQuery = Type.Object(
+  {
+    name: Type.Optional(TemplateName),
+    language: Type.Optional(Language),
+    status: Type.Optional(Type.String({ pattern: '^[A-Z_]{1,40}$' })),
+  },
+  closed,
+);
+export const DeleteTemplateQuery = Type.Object(
+  { name: TemplateName, language: Type.Optional(Language) },
+  closed,
+);
+
+export const TemplateSyncResult = Type.Object({ synced: Type.Integer(), removed: Type.Integer() }, closed);
 
 export const NoContent = Type.Null({ description: 'no body' });

@@ -42,12 +42,29 @@ export const VAULT_ACCESS: Readonly<Record<VaultPurpose, PurposeAccess>> = {
     write: ['gateway'],
     delete: ['gateway', 'compliance'],
   },
-  'meta.app_secret': { read: ['webhook-ingest'], write: ['gateway'], delete: ['gateway', 'compliance'] },
+  // gateway reads it for Embedded Signup's code exchange (client_secret, docs/meta-platform.md §8.1).
+  'meta.app_secret': {
+    read: ['webhook-ingest', 'gateway'],
+    write: ['gateway'],
+    delete: ['gateway', 'compliance'],
+  },
   'webhook.signing_key': { read: ['gateway'], write: ['gateway'], delete: ['gateway', 'compliance'] },
   'webhook.verify_token': { read: ['webhook-ingest'], write: ['gateway'], delete: ['gateway', 'compliance'] },
 };
 
 export type VaultOperation = keyof PurposeAccess;
+
+/**
+ * The workspace id under which secrets of the platform itself live, not of a tenant: the
+ * Meta app secrets (`meta.app_secret`, record id = the Meta app id, and `<appId>.next` for
+ * the incoming secret during a rotation). gateway writes them; webhook-ingest reads them.
+ */
+export const PLATFORM_WORKSPACE_ID = 'platform';
+
+/** The vault record ids of one Meta app's secrets: the current one and, during a rotation, the next. */
+export function appSecretRecordIds(appId: string): [current: string, next: string] {
+  return [appId, `${appId}.next`];
+}
 
 /** Whether `caller` may perform `operation` on secrets of `purpose`. */
 export function vaultAllows(caller: string, purpose: VaultPurpose, operation: VaultOperation): boolean {

@@ -94,6 +94,7 @@ export function createIdentity(deps: IdentityDeps) {
         plan: 'free',
         sendsPerMinute: null,
         createdAt: now,
+        owners: [userId],
       };
       await tenancy.workspaces.insertOne(workspace);
       await identity.users.insertOne({

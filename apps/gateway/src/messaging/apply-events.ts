@@ -82,6 +82,9 @@ export async function applyMessageEvents(
     for (const [id, list] of perMessage) {
       const wamid = list.find((e) => e.wamid)?.wamid;
       const failure = list.find((e) => e.error)?.error;
+      // Meta prices a message once; every status carrying the block carries the same one, so
+      // whichever event of the batch has it sets it (commutes with the other batches).
+      const pricing = list.find((e) => e.pricing)?.pricing;
       operations.push({
         updateOne: {
           filter: { _id: id },
@@ -90,11 +93,20 @@ export async function applyMessageEvents(
             $addToSet: {
               history: { $each: list.map((e) => ({ status: e.status, at: new Date(e.occurredAt) })) },
             },
-            ...(wamid || failure
+            ...(wamid || failure || pricing
               ? {
                   $set: {
                     ...(wamid ? { wamid } : {}),
-                    ...(failure ? { error: { code: failure.code, title: failure.title } } : {}),
+                    ...(failure
+                      ? {
+                          error: {
+                            code: failure.code,
+                            title: failure.title,
+                            ...(failure.wapiCode ? { wapiCode: failure.wapiCode } : {}),
+                          },
+                        }
+                      : {}),
+                    ...(pricing ? { pricing } : {}),
                   },
                 }
               : {}),

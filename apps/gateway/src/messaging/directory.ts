@@ -2,10 +2,29 @@ import { type DirectoryEntry, directoryKey } from '@wapi/contracts';
 import type { Redis } from 'ioredis';
 import type { MessagingRepositories, PhoneNumberDoc } from './repositories';
 
-const entryOf = (doc: PhoneNumberDoc): DirectoryEntry => ({
+/** Meta's standard throughput (§5.1): what a reader assumes when the entry names none. */
+const DEFAULT_MPS = 80;
+
+/** The Graph facts a number's record may carry (numbers/store.ts `NumberRecord`). */
+type WithFacts = PhoneNumberDoc & { businessId?: string; messagingLimit?: number | null; syncedAt?: Date };
+
+/**
+ * The entry of a number: routing (workspace, WABA) and the pacing facts message-sender reads
+ * (throughput, the portfolio's messaging limit, the portfolio), each only when known: the
+ * throughput once Graph was read for the number (`syncedAt`) or a webhook changed it (absent
+ * means 80 to readers, so a hand-connected number's entry stays as it was).
+ */
+export const entryOf = (doc: WithFacts): DirectoryEntry => ({
   phoneNumberId: doc._id,
   workspaceId: doc.workspaceId,
   wabaId: doc.wabaId,
+  ...(doc.businessId ? { businessId: doc.businessId } : {}),
+  ...((doc.syncedAt || doc.throughputMps !== DEFAULT_MPS) &&
+  Number.isInteger(doc.throughputMps) &&
+  doc.throughputMps >= 1
+    ? { throughputMps: doc.throughputMps }
+    : {}),
+  ...(doc.messagingLimit !== undefined ? { messagingLimit: doc.messagingLimit } : {}),
 });
 
 /**
@@ -16,7 +35,7 @@ const entryOf = (doc: PhoneNumberDoc): DirectoryEntry => ({
  */
 export function phoneDirectory(redis: Redis, prefix: string, repos: MessagingRepositories) {
   return {
-    async publish(doc: PhoneNumberDoc): Promise<void> {
+    async publish(doc: WithFacts): Promise<void> {
       await redis.set(directoryKey(prefix, doc._id), JSON.stringify(entryOf(doc)));
     },
     /** Writes every connected number's entry (one pipeline); returns how many. */

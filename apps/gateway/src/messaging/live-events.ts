@@ -2,11 +2,15 @@ import { AppError, ErrorResponse, keyOf } from '@wapi/contracts';
 import type { ServiceApp } from '@wapi/service-kit';
 import type { Redis } from 'ioredis';
 import { principalOf } from '../plugins/auth';
+import type { MessagingRepositories } from './repositories';
+import { assignedKey, refillAssigned, seesAllConversations } from './visibility';
 
 /** What `GET /api/v1/events` streams: a status change or an inbound message, as applied. */
 export interface LiveEvent {
   type: 'message.status' | 'message.inbound';
   messageId: string;
+  /** The conversation (contact) it belongs to: agents get only their assigned ones. */
+  contactId: string;
   wamid: string | null;
   status: string;
   at: string;
@@ -42,9 +46,13 @@ export async function publishLiveEvents(
  * `GET /api/v1/events`: Server-Sent Events of the caller's workspace (needs `messages:read`;
  * every event is about messages). Each connection reads with its own blocking Redis
  * connection; `Last-Event-ID` (a stream id) resumes after that event, as long as it is among
- * the last 10,000.
+ * the last 10,000. An agent gets only the events of the conversations assigned to them
+ * (checked per batch against their assigned set, so an assignment applies at once).
  */
-export function registerLiveEvents(app: ServiceApp, deps: { redis: Redis; prefix: string }): void {
+export function registerLiveEvents(
+  app: ServiceApp,
+  deps: { redis: Redis; prefix: string; repos: MessagingRepositories },
+): void {
   const open = new Set<() => void>();
   app.addHook('onClose', async () => {
     for (const close of [...open]) close();
@@ -62,7 +70,9 @@ export function registerLiveEvents(app: ServiceApp, deps: { redis: Redis; prefix
       },
     },
     async (request, reply) => {
-      const { workspaceId } = principalOf(request);
+      const principal = principalOf(request);
+      const { workspaceId } = principal;
+      const all = seesAllConversations(principal);
       // A stream only for a client asking for one (EventSource does): a plain call would hang.
       if (!request.headers.accept?.includes('text/event-stream')) {
         throw new AppError(
@@ -91,13 +101,15 @@ export function registerLiveEvents(app: ServiceApp, deps: { redis: Redis; prefix
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      reply.raw.write(': connected\n\n');
+      if (!all) await refillAssigned(deps.redis, deps.prefix, deps.repos, principal);
       // `$` means "from now": pin it to the stream's current end, so nothing written between
-      // two reads is skipped.
+      // two reads is skipped. Only then say "connected": a client that acts on that line
+      // (sends, then waits for the status) must not miss what happens right after it.
       if (lastId === '$') {
         const last = await reader.xrevrange(streamKey(deps.prefix, workspaceId), '+', '-', 'COUNT', 1);
         lastId = last[0]?.[0] ?? '0-0';
       }
+      reply.raw.write(': connected\n\n');
       while (!closed) {
         const answer = await reader
           .xread('COUNT', 500, 'BLOCK', 15_000, 'STREAMS', streamKey(deps.prefix, workspaceId), lastId)
@@ -109,11 +121,22 @@ export function registerLiveEvents(app: ServiceApp, deps: { redis: Redis; prefix
           continue;
         }
         for (const [, entries] of answer) {
-          for (const [id, fields] of entries) {
-            lastId = id;
+          const events = entries.map(([id, fields]) => {
             const data = fields[1] ?? '{}';
-            const type = (JSON.parse(data) as LiveEvent).type;
-            reply.raw.write(`id: ${id}\nevent: ${type}\ndata: ${data}\n\n`);
+            return { id, data, event: JSON.parse(data) as LiveEvent };
+          });
+          let shown: Set<string> | undefined;
+          if (!all && events.length > 0) {
+            const contacts = [...new Set(events.map((e) => e.event.contactId))];
+            const member = await deps.redis
+              .smismember(assignedKey(deps.prefix, workspaceId, principal.id), ...contacts)
+              .catch(() => [] as number[]); // fail closed: show nothing rather than another's events
+            shown = new Set(contacts.filter((_, i) => member[i] === 1));
+          }
+          for (const { id, data, event } of events) {
+            lastId = id;
+            if (shown && !shown.has(event.contactId)) continue;
+            reply.raw.write(`id: ${id}\nevent: ${event.type}\ndata: ${data}\n\n`);
           }
         }
       }

@@ -9,37 +9,63 @@ import {
   AppError,
   ContactIdParam,
   ErrorResponse,
-  type Message,
+  Message,
   MessageAccepted,
   type MessageCategory,
   MessageIdParam,
   MessageList,
   MessageListQuery,
-  Message as MessageSchema,
-  type MessageSendV1,
+  type SendContent,
   Timeline,
   windowKey,
 } from '@wapi/contracts';
-import { assertPayload, jobIdOf, type Producer, type ServiceApp } from '@wapi/service-kit';
+import type { ServiceApp } from '@wapi/service-kit';
 import { asWorkspaceId, type WorkspaceId } from '@wapi/store';
 import type { Redis } from 'ioredis';
 import type { ComplianceClient } from '../data/compliance-client';
 import { randomBase62 } from '../domain/ids';
 import { principalOf } from '../plugins/auth';
+import type { TemplateStore } from '../templates/store';
 import { newContact } from './contact-routes';
+import type { GroupCommit } from './group-commit';
+import { contactCacheKey, type SendCaches } from './hot-cache';
+import type { MessageOutbox } from './outbox';
 import { normalisePhone } from './phone';
 import {
+  type BatchDoc,
   type ContactDoc,
+  contactIdOf,
+  idempotentBatchId,
+  idempotentBatchMessageId,
   idempotentMessageId,
   inboundMessageId,
   type MessageDoc,
   type MessagingRepositories,
   type PhoneNumberDoc,
+  STATUS_RANK,
   statusOf,
   withoutWorkspace,
 } from './repositories';
+import { seesAllConversations, visibleContactIds } from './visibility';
 
 const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse } as const;
+
+/**
+ * One entry per status, in status order: the sender and Meta's webhook both report `sent`
+ * (and a duplicated webhook may report any status twice), at different precisions; the
+ * earliest report of each is when it happened.
+ */
+function historyView(history: MessageDoc['history']): Message['history'] {
+  const first = new Map<string, Date>();
+  for (const h of history) {
+    const seen = first.get(h.status);
+    if (!seen || h.at < seen) first.set(h.status, h.at);
+  }
+  const rank = (status: string) => STATUS_RANK[status as keyof typeof STATUS_RANK] ?? 0;
+  return [...first]
+    .sort(([a, atA], [b, atB]) => rank(a) - rank(b) || atA.getTime() - atB.getTime())
+    .map(([status, at]) => ({ status, at: at.toISOString() }));
+}
 
 export const messageView = (m: MessageDoc): Message => ({
   id: m._id,
@@ -51,10 +77,9 @@ export const messageView = (m: MessageDoc): Message => ({
   status: statusOf(m),
   category: m.category,
   contentType: m.contentType,
-  history: [...m.history]
-    .sort((a, b) => a.at.getTime() - b.at.getTime())
-    .map((h) => ({ status: h.status, at: h.at.toISOString() })),
+  history: historyView(m.history),
   error: m.error,
+  ...(m.pricing ? { pricing: m.pricing } : {}),
   createdAt: m.createdAt.toISOString(),
 });
 
@@ -63,8 +88,14 @@ export interface MessageRouteDeps {
   redis: Redis;
   prefix: string;
   compliance: Pick<ComplianceClient, 'suppressed'>;
-  /** The `message.send.v1` producer (created lazily by the caller). */
-  sendQueue(): Producer<'message.send.v1'>;
+  /** Marks, enqueues on `message.send.v1` and, when the enqueue fails, keeps accepted messages. */
+  outbox: MessageOutbox;
+  /** The stored templates a template send is checked against (and takes its category from). */
+  templates: Pick<TemplateStore, 'checkSend'>;
+  /** Group commit of sends without Idempotency-Key (one insertMany + addBulk per write). */
+  commit: GroupCommit;
+  /** Connected numbers and known contacts, so the send path reads no collection on a hit. */
+  caches: SendCaches;
   now(): Date;
 }
 
@@ -82,26 +113,42 @@ const IdempotencyHeaders = Type.Object({
 export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): void {
   const { repos } = deps;
 
-  async function contactFor(ws: WorkspaceId, body: ApiSendMessageRequest): Promise<ContactDoc> {
+  /** The contact addressed (by id, or by number: created on first use), from the cache on a hit. */
+  async function contactFor(
+    ws: WorkspaceId,
+    body: ApiSendMessageRequest,
+  ): Promise<Pick<ContactDoc, '_id' | 'waId'>> {
     if (body.contactId !== undefined) {
+      const key = contactCacheKey(ws, body.contactId);
+      const cached = deps.caches.contacts.get(key);
+      if (cached) return { _id: body.contactId, waId: cached };
       const contact = await repos.contacts.findOne(ws, { _id: body.contactId });
       if (!contact) throw new AppError('NOT_FOUND', 'No contact with this id in this workspace.');
+      deps.caches.contacts.set(key, contact.waId);
       return contact;
     }
     if (body.to === undefined) {
       throw new AppError('VALIDATION_FAILED', 'Address the message: give contactId or to (a phone number).');
     }
-    // Sending to a new number creates its contact (the same `_id` whoever creates it first).
-    const doc = newContact(ws, normalisePhone(body.to), deps.now());
-    if (await repos.contacts.insertOnce(ws, withoutWorkspace(doc))) return doc;
-    return (await repos.contacts.findOne(ws, { _id: doc._id })) ?? doc;
+    const phone = normalisePhone(body.to);
+    const id = contactIdOf(ws, phone.waId);
+    const key = contactCacheKey(ws, id);
+    if (deps.caches.contacts.get(key)) return { _id: id, waId: phone.waId };
+    // Sending to a new number creates its contact (the same `_id` whoever creates it first;
+    // a duplicate means it exists, which is all a send needs to know).
+    await repos.contacts.insertOnce(ws, withoutWorkspace(newContact(ws, phone, deps.now())));
+    deps.caches.contacts.set(key, phone.waId);
+    return { _id: id, waId: phone.waId };
   }
 
   async function senderNumber(ws: WorkspaceId, phoneNumberId: string | undefined): Promise<PhoneNumberDoc> {
-    const numbers = await repos.phoneNumbers.find(
-      { workspaceId: ws, status: 'connected', ...(phoneNumberId ? { _id: phoneNumberId } : {}) },
-      { limit: 2 },
-    );
+    let connected = deps.caches.numbers.get(ws);
+    if (!connected) {
+      connected = await repos.phoneNumbers.find({ workspaceId: ws, status: 'connected' }, { limit: 100 });
+      // Only a workspace with numbers is cached: connecting the first one takes effect at once.
+      if (connected.length > 0) deps.caches.numbers.set(ws, connected);
+    }
+    const numbers = phoneNumberId ? connected.filter((n) => n._id === phoneNumberId) : connected;
     if (numbers.length === 1 && numbers[0]) return numbers[0];
     throw new AppError(
       'PHONE_NUMBER_NOT_CONNECTED',
@@ -148,20 +195,61 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
     }
   }
 
-  const jobOf = (m: MessageDoc): MessageSendV1 => ({
-    workspaceId: m.workspaceId,
-    messageId: m._id,
-    phoneNumberId: m.phoneNumberId,
-    to: m.waId,
-    category: m.category,
-    content: m.content as MessageSendV1['content'],
-    ...(m.replyToWamid ? { replyToWamid: m.replyToWamid } : {}),
-    acceptedAt: m.createdAt.toISOString(),
-  });
-
-  /** Enqueues (again: the job id is the message's, so a repeat is a no-op) and answers 202. */
+  /**
+   * Enqueues (again: the job id is the message's, so a repeat is a no-op) and answers 202.
+   * A failed enqueue leaves the message to the outbox sweep: it is stored, so it is accepted.
+   */
   async function accept(m: MessageDoc) {
-    await deps.sendQueue().add(jobOf(m), { jobId: jobIdOf(m.workspaceId, m._id) });
+    if (!(await deps.outbox.enqueue([m]))) {
+      app.log.warn({ messageId: m._id }, 'message stored but not enqueued; the outbox sweep enqueues it');
+    }
+    return { id: m._id, status: 'accepted' as const };
+  }
+
+  /**
+   * A reaction names the message reacted to by its wapi id (`msg_…`) or its wamid; Meta
+   * needs the wamid, of a message of this very conversation (§2.8).
+   */
+  async function reactionContent(
+    ws: WorkspaceId,
+    contact: Pick<ContactDoc, '_id'>,
+    reaction: { wamid: string; emoji: string },
+  ): Promise<SendContent> {
+    const ref = reaction.wamid;
+    let target: MessageDoc | null;
+    if (/^msg_[A-Za-z0-9_-]{1,64}$/.test(ref)) {
+      target = await repos.messages.findOne(ws, { _id: ref });
+    } else {
+      const mapped = await repos.wamids.findOne(ws, { _id: ref });
+      const ids = [...(mapped ? [mapped.messageId] : []), inboundMessageId(ws, ref)];
+      target = (await repos.messages.find(ws, { _id: { $in: ids } }))[0] ?? null;
+    }
+    if (!target) {
+      throw new AppError(
+        'REACTION_TARGET_INVALID',
+        `No message ${ref} in this workspace; react to a message by its id (msg_…) or its wamid.`,
+      );
+    }
+    if (target.contactId !== contact._id) {
+      throw new AppError(
+        'REACTION_TARGET_INVALID',
+        'The message reacted to belongs to another conversation; send the reaction to its contact.',
+      );
+    }
+    if (!target.wamid) {
+      throw new AppError(
+        'REACTION_TARGET_INVALID',
+        'The message reacted to has not been sent yet (no wamid); react once its status is sent.',
+      );
+    }
+    return { type: 'reaction', reaction: { wamid: target.wamid, emoji: reaction.emoji } };
+  }
+
+  /** Stores and enqueues a message with the others of this event-loop turn; answers 202. */
+  async function committed(m: MessageDoc) {
+    if (!(await deps.commit.commit(m))) {
+      app.log.warn({ messageId: m._id }, 'message stored but not enqueued; the outbox sweep enqueues it');
+    }
     return { id: m._id, status: 'accepted' as const };
   }
 
@@ -190,12 +278,19 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
       numbers?.set(numberKey, lookup);
     }
     const number = await lookup;
-    const isTemplate = body.content.type === 'template';
-    // Template categories live with the templates (issue #14); until then the caller may
-    // say, and the default is the strictest (a marketing opt-out blocks it).
-    const category: MessageCategory = isTemplate ? (body.category ?? 'marketing') : 'service';
+    let content: SendContent = body.content;
+    // A template's category is the stored template's (Meta's review decided it), never the
+    // caller's, so a marketing-only opt-out blocks exactly the marketing templates.
+    let category: MessageCategory = 'service';
+    if (content.type === 'template') {
+      category = await deps.templates.checkSend(ws, content.template);
+    } else if (content.type === 'reaction') {
+      if (body.replyToWamid !== undefined)
+        throw new AppError('VALIDATION_FAILED', 'A reaction cannot quote a message: leave out replyToWamid.');
+      content = await reactionContent(ws, contact, content.reaction);
+    }
     await assertNotSuppressed(ws, contact.waId, category);
-    if (!isTemplate) await assertWindowOpen(number._id, contact.waId);
+    if (content.type !== 'template') await assertWindowOpen(number._id, contact.waId);
     const now = deps.now();
     return {
       _id: id,
@@ -208,8 +303,8 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
       status: 'accepted',
       statusRank: 0,
       category,
-      contentType: body.content.type,
-      content: body.content,
+      contentType: content.type,
+      content,
       replyToWamid: body.replyToWamid ?? null,
       history: [{ status: 'accepted', at: now }],
       error: null,
@@ -241,6 +336,8 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
         if (existing) return replay(existing, requestHash);
       }
       const doc = await prepare(ws, body, id, requestHash);
+      if (!key) return committed(doc);
+      await deps.outbox.mark([doc]);
       // The natural `_id` makes concurrent retries of one key collide here: one insert wins,
       // the others answer with the winner's message.
       if (!(await repos.messages.insertOnce(ws, withoutWorkspace(doc)))) {
@@ -273,9 +370,8 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
         `msg_${randomBase62(22)}`,
         null,
       );
-      await repos.messages.insertOne(ws, withoutWorkspace(doc));
       reply.code(202);
-      return accept(doc);
+      return committed(doc);
     },
   );
 
@@ -287,17 +383,39 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
       config: { permission: 'messages:send', sendLimited: true },
       schema: {
         tags: ['messages'],
+        headers: IdempotencyHeaders,
         body: ApiSendBatchRequest,
         response: { 202: ApiSendBatchResponse, ...errors },
       },
     },
     async (request, reply) => {
       const ws = asWorkspaceId(principalOf(request).workspaceId);
+      const key = request.headers['idempotency-key'];
+      const requestHash = createHash('sha256').update(JSON.stringify(request.body)).digest('base64url');
+      reply.code(202);
+      const answerOf = (batch: Pick<BatchDoc, 'results'>) => ({
+        accepted: batch.results.filter((r) => 'id' in r).length,
+        results: batch.results,
+      });
+      /** A recorded batch of this key: the same answer for the same body (re-enqueued), 422 for another. */
+      const replayBatch = async (batch: BatchDoc) => {
+        if (batch.requestHash !== requestHash) throw new AppError('IDEMPOTENCY_KEY_REUSED');
+        const ids = batch.results.flatMap((r) => ('id' in r ? [r.id] : []));
+        if (ids.length > 0) await deps.outbox.enqueue(await repos.messages.find(ws, { _id: { $in: ids } }));
+        return answerOf(batch);
+      };
+      if (key) {
+        const recorded = await repos.batches.findOne(ws, { _id: idempotentBatchId(ws, key) });
+        if (recorded) return replayBatch(recorded);
+      }
       const numbers = new Map<string, Promise<PhoneNumberDoc>>();
       const results = await Promise.all(
         request.body.messages.map(async (body, index) => {
+          // With a key, message i of the batch has an id derived from (key, i): a retry after
+          // a crash writes the same documents, never a second copy.
+          const id = key ? idempotentBatchMessageId(ws, key, index) : `msg_${randomBase62(22)}`;
           try {
-            return { index, doc: await prepare(ws, body, `msg_${randomBase62(22)}`, null, numbers) };
+            return { index, doc: await prepare(ws, body, id, key ? requestHash : null, numbers) };
           } catch (error) {
             if (!(error instanceof AppError) || error.status >= 500) throw error;
             return { index, error: { code: error.code, message: error.message } };
@@ -305,25 +423,38 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
         }),
       );
       const docs = results.flatMap((r) => (r.doc ? [r.doc] : []));
-      // One insert and one enqueue for the whole batch.
+      // One mark, one insert and one enqueue for the whole batch.
       if (docs.length > 0) {
-        await repos.messages.insertMany(ws, docs.map(withoutWorkspace));
-        const jobs = docs.map((m) => {
-          const data = jobOf(m);
-          assertPayload('message.send.v1', data);
-          return { name: 'message.send.v1', data, opts: { jobId: jobIdOf(m.workspaceId, m._id) } };
+        await deps.outbox.mark(docs);
+        await repos.messages.insertMany(ws, docs.map(withoutWorkspace), {
+          ignoreDuplicates: key !== undefined,
         });
-        await deps.sendQueue().queue.addBulk(jobs);
+        if (!(await deps.outbox.enqueue(docs))) {
+          app.log.warn({ count: docs.length }, 'batch stored but not enqueued; the outbox sweep enqueues it');
+        }
       }
-      reply.code(202);
-      return {
-        accepted: docs.length,
+      const batch = {
         results: results.map((r) =>
           r.doc
             ? { index: r.index, id: r.doc._id, status: 'accepted' as const }
             : { index: r.index, error: r.error! },
         ),
       };
+      if (key) {
+        const record: BatchDoc = {
+          _id: idempotentBatchId(ws, key),
+          workspaceId: ws,
+          requestHash,
+          results: batch.results,
+          createdAt: deps.now(),
+        };
+        // Concurrent retries race here: the first record wins and every other answers it.
+        if (!(await repos.batches.insertOnce(ws, withoutWorkspace(record)))) {
+          const winner = await repos.batches.findOne(ws, { _id: record._id });
+          if (winner) return replayBatch(winner);
+        }
+      }
+      return answerOf(batch);
     },
   );
 
@@ -334,13 +465,20 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
       schema: {
         tags: ['messages'],
         params: Type.Object({ messageId: MessageIdParam }),
-        response: { 200: MessageSchema, ...errors },
+        response: { 200: Message, ...errors },
       },
     },
     async (request) => {
-      const ws = asWorkspaceId(principalOf(request).workspaceId);
+      const principal = principalOf(request);
+      const ws = asWorkspaceId(principal.workspaceId);
       const doc = await repos.messages.findOne(ws, { _id: request.params.messageId });
       if (!doc) throw new AppError('NOT_FOUND');
+      // An agent sees the messages of the conversations assigned to them only.
+      if (
+        !seesAllConversations(principal) &&
+        (await visibleContactIds(repos, principal, [doc.contactId])).size === 0
+      )
+        throw new AppError('NOT_FOUND');
       return messageView(doc);
     },
   );
@@ -356,13 +494,20 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
       },
     },
     async (request) => {
-      const ws = asWorkspaceId(principalOf(request).workspaceId);
+      const principal = principalOf(request);
+      const ws = asWorkspaceId(principal.workspaceId);
       const { wamid } = request.query;
       // By `_id` only: the wamid map for outbound messages, the derived id for inbound ones.
       const mapped = await repos.wamids.findOne(ws, { _id: wamid });
       const ids = [...(mapped ? [mapped.messageId] : []), inboundMessageId(ws, wamid)];
       const docs = await repos.messages.find(ws, { _id: { $in: ids } });
-      return { messages: docs.map(messageView) };
+      if (seesAllConversations(principal)) return { messages: docs.map(messageView) };
+      const visible = await visibleContactIds(
+        repos,
+        principal,
+        docs.map((d) => d.contactId),
+      );
+      return { messages: docs.filter((d) => visible.has(d.contactId)).map(messageView) };
     },
   );
 
@@ -377,9 +522,11 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
       },
     },
     async (request) => {
-      const ws = asWorkspaceId(principalOf(request).workspaceId);
+      const principal = principalOf(request);
+      const ws = asWorkspaceId(principal.workspaceId);
       const contact = await repos.contacts.findOne(ws, { _id: request.params.contactId });
-      if (!contact) throw new AppError('NOT_FOUND');
+      if (!contact || !(seesAllConversations(principal) || contact.assigneeId === principal.id))
+        throw new AppError('NOT_FOUND');
       const docs = await repos.messages.find(
         ws,
         { contactId: contact._id },

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { MessageCategory, SendContent } from '@wapi/contracts';
 import { globalRepository, type IndexSpec, tenantRepository } from '@wapi/store';
 import type { Db } from 'mongodb';
+import { templateIndexes } from '../templates/store';
 
 /**
  * A connected WhatsApp number. A directory keyed by Meta's phone number id (webhooks name the
@@ -31,6 +32,8 @@ export interface ContactDoc {
   nameLower: string | null;
   tags: string[];
   attributes: Record<string, string>;
+  /** The member the conversation is assigned to (agents see only theirs); absent or null: nobody. */
+  assigneeId?: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -58,7 +61,9 @@ export interface MessageDoc {
   content: SendContent | Record<string, unknown>;
   replyToWamid: string | null;
   history: { status: string; at: Date }[];
-  error: { code: number; title: string } | null;
+  error: { code: number; title: string; wapiCode?: string } | null;
+  /** Meta's pricing block of the status webhooks (billable, category, model, type). */
+  pricing?: { billable?: boolean; category?: string; pricingModel?: string; type?: string };
   /** SHA-256 of the request body that created it (Idempotency-Key replays compare it). */
   requestHash: string | null;
   createdAt: Date;
@@ -69,6 +74,28 @@ export interface WamidDoc {
   _id: string;
   workspaceId: string;
   messageId: string;
+}
+
+/**
+ * An accepted message whose enqueue failed (Redis went away after the insert): kept until the
+ * outbox sweep enqueued it. Global (the sweep crosses workspaces) and nearly always empty.
+ */
+export interface OutboxDoc {
+  _id: string;
+  workspaceId: string;
+  at: Date;
+}
+
+/** The answer of a `POST /messages/batch` with an Idempotency-Key; `_id` derived from the key. */
+export interface BatchDoc {
+  _id: string;
+  workspaceId: string;
+  requestHash: string;
+  results: (
+    | { index: number; id: string; status: 'accepted' }
+    | { index: number; error: { code: string; message: string } }
+  )[];
+  createdAt: Date;
 }
 
 /** Forward-only order of statuses; `failed` is final. */
@@ -95,6 +122,10 @@ export const contactIdOf = (ws: string, waId: string) => `ct_${digest('contact',
 /** The message id an `Idempotency-Key` maps to: every retry names the same document. */
 export const idempotentMessageId = (ws: string, key: string) => `msg_${digest('idem', ws, key)}`;
 /** The id of an inbound message (one per wamid). */
+/** The `_id` of a batch's Idempotency-Key record, and of its message number `index`. */
+export const idempotentBatchId = (ws: string, key: string) => `bat_${digest('batch', ws, key)}`;
+export const idempotentBatchMessageId = (ws: string, key: string, index: number) =>
+  `msg_${digest('batch', ws, key, String(index))}`;
 export const inboundMessageId = (ws: string, wamid: string) => `msg_${digest('in', ws, wamid)}`;
 
 /** A document as the tenant repository inserts it (it sets `workspaceId` itself). */
@@ -109,6 +140,8 @@ export function messagingRepositories(db: Db) {
     contacts: tenantRepository<ContactDoc>(db, 'contacts'),
     messages: tenantRepository<MessageDoc>(db, 'messages'),
     wamids: tenantRepository<WamidDoc>(db, 'message_wamids'),
+    outbox: globalRepository<OutboxDoc>(db, 'message_outbox'),
+    batches: tenantRepository<BatchDoc>(db, 'message_batches'),
   };
 }
 export type MessagingRepositories = ReturnType<typeof messagingRepositories>;
@@ -132,4 +165,12 @@ export const messagingIndexes: IndexSpec[] = [
     key: { workspaceId: 1, contactId: 1, createdAt: 1 },
     serves: 'messages.find(ws, { contactId }) the contact timeline',
   },
+  {
+    collection: 'contacts',
+    name: 'workspace_assignee',
+    key: { workspaceId: 1, assigneeId: 1, _id: 1 },
+    serves: 'contacts.find(ws, { assigneeId }) an agent’s contacts and their live-events set',
+  },
+  // Templates are part of the send path; their index is applied with the rest.
+  ...templateIndexes,
 ];

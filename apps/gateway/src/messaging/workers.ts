@@ -1,10 +1,10 @@
-import type { MessageEventV1, MessageInboundV1 } from '@wapi/contracts';
+import { type MessageEventV1, type MessageInboundV1, SENT_KEY_TTL_MS, sentKey } from '@wapi/contracts';
 import { createWorker, drainOnClose, type ServiceApp } from '@wapi/service-kit';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { applyInboundMessages, applyMessageEvents, microBatcher } from './apply-events';
 import { publishLiveEvents } from './live-events';
-import { inboundMessageId, type MessagingRepositories } from './repositories';
+import { contactIdOf, inboundMessageId, type MessagingRepositories } from './repositories';
 
 /**
  * The consumers of `message.events.v1` and `message.inbound.v1`. Many jobs run at once
@@ -23,6 +23,7 @@ export function registerMessagingWorkers(
       deps.log.error({ err: error }, 'live events not published');
     });
   const events = microBatcher<MessageEventV1>(async (batch) => {
+    await recordSentWamids(deps.connection, deps.prefix, batch);
     const { unresolved, resolved } = await applyMessageEvents(deps.repos, batch);
     await publish(
       resolved.map(({ event, messageId }) => ({
@@ -30,6 +31,7 @@ export function registerMessagingWorkers(
         event: {
           type: 'message.status',
           messageId,
+          contactId: contactIdOf(event.workspaceId, event.recipient),
           wamid: event.wamid ?? null,
           status: event.status,
           at: event.occurredAt,
@@ -46,6 +48,7 @@ export function registerMessagingWorkers(
         event: {
           type: 'message.inbound',
           messageId: inboundMessageId(m.workspaceId, m.wamid),
+          contactId: contactIdOf(m.workspaceId, m.from),
           wamid: m.wamid,
           status: 'received',
           at: m.receivedAt,
@@ -62,4 +65,17 @@ export function registerMessagingWorkers(
     app,
     createWorker('message.inbound.v1', (payload) => inbound.add(payload), options, { concurrency: 200 }),
   );
+}
+
+/**
+ * A status webhook that names its message (`messageId`, from `biz_opaque_callback_data`)
+ * proves Meta accepted that send: its wamid goes under `sentKey`, where message-sender looks
+ * when a send's Graph answer was lost, so it records the send instead of calling again.
+ */
+async function recordSentWamids(redis: Redis, prefix: string, batch: MessageEventV1[]): Promise<void> {
+  const pipeline = redis.pipeline();
+  for (const e of batch)
+    if (e.source === 'webhook' && e.messageId && e.wamid)
+      pipeline.set(sentKey(prefix, e.workspaceId, e.messageId), e.wamid, 'PX', SENT_KEY_TTL_MS);
+  if (pipeline.length > 0) await pipeline.exec();
 }

@@ -9,6 +9,8 @@ import type { AuthCache, WorkspaceLimits } from '../data/auth-cache';
 import { memberKey, type WorkspaceDoc, type WorkspaceRepositories } from '../data/workspaces.repository';
 import { type AccessClaims, accessTokenKeys } from '../domain/access-token';
 import { API_KEY_PREFIX, hashApiKey, parseApiKey, sameHash } from '../domain/api-key-format';
+import { clientIp, parseTrustProxy } from '../domain/client-ip';
+import { type LimitGate, type Refusal, sendRefusal } from './rate-limits';
 
 /** Who is calling, in which workspace, as which role. */
 export interface Principal {
@@ -29,6 +31,11 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal?: Principal;
+    /**
+     * The client's address: the TCP peer, or what trusted proxies report in
+     * `X-Forwarded-For` (GATEWAY_TRUST_PROXY). Login throttling and per-IP limits key on it.
+     */
+    readonly clientIp: string;
   }
   interface FastifyInstance {
     /** Every route under /api/v1 with what it declares (read by the generated permission and BOLA tests). */
@@ -80,6 +87,8 @@ export interface AuthDeps {
   cache: AuthCache;
   repos: WorkspaceRepositories;
   apiKeys: ApiKeyRepository;
+  /** Refuses a workspace already known to be over its limit before any lookup (rate-limits.ts). */
+  gate?: LimitGate;
 }
 
 /** What the cache holds of a workspace. */
@@ -106,7 +115,10 @@ export async function loadLimits(
   return limits;
 }
 
-async function authenticateUser(deps: AuthDeps, request: FastifyRequest): Promise<Principal> {
+/** Who is calling, or the refusal to answer because its workspace is known to be over its limit. */
+type Authenticated = Principal | { refusal: Refusal };
+
+async function authenticateUser(deps: AuthDeps, request: FastifyRequest): Promise<Authenticated> {
   let claims: AccessClaims;
   try {
     claims = await request.jwtVerify<AccessClaims>();
@@ -116,6 +128,10 @@ async function authenticateUser(deps: AuthDeps, request: FastifyRequest): Promis
   const { sub, ws, sid } = claims;
   if (typeof sub !== 'string' || typeof ws !== 'string' || typeof sid !== 'string')
     throw new AppError('AUTH_INVALID');
+  // The workspace is named by a token whose signature was just verified: a workspace known to
+  // be over its limit is answered now, before the session lookup (see createLimitGate).
+  const refusal = deps.gate?.knownSpent(request, ws);
+  if (refusal) return { refusal };
   const state = await deps.cache.sessionState(ws, sub, sid);
   if (state.revoked) throw new AppError('AUTH_INVALID');
   let role = state.role;
@@ -136,7 +152,11 @@ async function authenticateUser(deps: AuthDeps, request: FastifyRequest): Promis
   };
 }
 
-async function authenticateApiKey(deps: AuthDeps, request: FastifyRequest, key: string): Promise<Principal> {
+async function authenticateApiKey(
+  deps: AuthDeps,
+  request: FastifyRequest,
+  key: string,
+): Promise<Authenticated> {
   const id = parseApiKey(key);
   if (!id) throw new AppError('AUTH_INVALID');
   let { key: cached, limits } = await deps.cache.apiKeyState(id);
@@ -152,6 +172,8 @@ async function authenticateApiKey(deps: AuthDeps, request: FastifyRequest, key: 
     await deps.cache.setApiKey(id, cached);
   }
   if (cached.revoked || !sameHash(cached.hash, hashApiKey(key))) throw new AppError('AUTH_INVALID');
+  const refusal = deps.gate?.knownSpent(request, cached.workspaceId);
+  if (refusal) return { refusal };
   limits ??= await deps.cache.limitsOf(cached.workspaceId);
   if (await deps.cache.shouldTouch(id)) {
     // Not awaited: the request does not wait for a bookkeeping write.
@@ -189,6 +211,17 @@ export async function registerAuth(app: ServiceApp, deps: AuthDeps): Promise<voi
       allowedIss: config.ACCESS_TOKEN_ISSUER,
       allowedAud: config.ACCESS_TOKEN_AUDIENCE,
       requiredClaims: ['exp', 'iat', 'sub', 'iss', 'aud'],
+      // Verified tokens are remembered (fast-jwt's LRU, keyed by a hash of the whole token,
+      // each entry valid only until the token's exp): a client's next call with the same
+      // token skips the Ed25519 verification. A token that failed is not remembered.
+      cache: 10_000,
+    },
+  });
+
+  const trust = parseTrustProxy(config.GATEWAY_TRUST_PROXY);
+  app.decorateRequest('clientIp', {
+    getter(this: FastifyRequest) {
+      return clientIp(this.ip, this.headers['x-forwarded-for'], trust);
     },
   });
 
@@ -208,7 +241,7 @@ export async function registerAuth(app: ServiceApp, deps: AuthDeps): Promise<voi
     }
   });
 
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const url = request.routeOptions.url;
     if (url === undefined || !url.startsWith(API_PREFIX)) return;
     const access = request.routeOptions.config.permission;
@@ -219,11 +252,13 @@ export async function registerAuth(app: ServiceApp, deps: AuthDeps): Promise<voi
     const match = /^Bearer ([^\s]+)$/i.exec(header);
     if (!match) throw new AppError('AUTH_INVALID');
     const token = match[1]!;
-    request.principal = await dependency(
+    const outcome = await dependency(
       token.startsWith(API_KEY_PREFIX)
         ? authenticateApiKey(deps, request, token)
         : authenticateUser(deps, request),
     );
+    if ('refusal' in outcome) return sendRefusal(request, reply, outcome.refusal);
+    request.principal = outcome;
     if (access !== 'authenticated' && !roleHas(request.principal.role, access as Permission)) {
       throw new AppError(
         'PERMISSION_DENIED',

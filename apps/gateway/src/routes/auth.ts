@@ -51,7 +51,7 @@ export function registerAuthRoutes(
     },
     async (request, reply) => {
       try {
-        return await deps.identity.login(request.body, request.ip);
+        return await deps.identity.login(request.body, request.clientIp);
       } catch (error) {
         if (error instanceof AppError && error.code === 'LOGIN_THROTTLED') {
           reply.header('retry-after', String(error.details?.retryAfter ?? 1));

@@ -22,6 +22,7 @@ import { asWorkspaceId } from '@wapi/store';
 import type { ApiKeyDoc, ApiKeyRepository } from '../data/api-keys.repository';
 import type { AuthCache } from '../data/auth-cache';
 import type { IdentityRepositories } from '../data/identity.repository';
+import { ownerGuard } from '../data/owners';
 import {
   type MemberDoc,
   memberKey,
@@ -31,6 +32,7 @@ import {
 import { generateApiKey } from '../domain/api-key-format';
 import { normaliseEmail, workspaceView } from '../domain/identity';
 import { cachedWorkspace, type Principal, principalOf } from '../plugins/auth';
+import type { LimitGate } from '../plugins/rate-limits';
 
 const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse } as const;
 
@@ -42,6 +44,8 @@ export interface WorkspaceRouteDeps {
   cache: AuthCache;
   now(): Date;
   sendLimitOf(workspace: Pick<WorkspaceDoc, 'plan' | 'sendsPerMinute'>): number;
+  /** Told when a workspace's limits change, so this process stops refusing it from memory. */
+  gate?: Pick<LimitGate, 'forget'>;
 }
 
 const memberView = (m: MemberDoc) => ({
@@ -79,12 +83,8 @@ export function registerWorkspaceRoutes(app: ServiceApp, deps: WorkspaceRouteDep
     return member;
   }
 
-  /** Refuses to leave the workspace without an owner. */
-  async function assertNotLastOwner(ws: string, member: MemberDoc): Promise<void> {
-    if (member.role !== 'owner') return;
-    const owners = await tenancy.members.countDocuments(asWorkspaceId(ws), { role: 'owner' });
-    if (owners <= 1) throw new AppError('LAST_OWNER');
-  }
+  // The last-owner rule, race-free: see data/owners.ts.
+  const owners = ownerGuard(tenancy);
 
   app.get(
     '/api/v1/workspace',
@@ -136,6 +136,7 @@ export function registerWorkspaceRoutes(app: ServiceApp, deps: WorkspaceRouteDep
       );
       if (!doc) throw new AppError('NOT_FOUND');
       await deps.cache.setLimits(doc._id, cachedWorkspace(doc));
+      deps.gate?.forget(doc._id);
       return workspaceView(doc, deps.sendLimitOf(doc));
     },
   );
@@ -190,6 +191,7 @@ export function registerWorkspaceRoutes(app: ServiceApp, deps: WorkspaceRouteDep
           'This person is already a member; change their role instead.',
         );
       }
+      if (member.role === 'owner') await owners.grant(ws, user._id);
       await deps.users.updateOne({ _id: user._id }, { $addToSet: { workspaceIds: ws } });
       await deps.cache.setMember(ws, user._id, member.role);
       return reply.code(201).send(memberView(member));
@@ -224,8 +226,10 @@ export function registerWorkspaceRoutes(app: ServiceApp, deps: WorkspaceRouteDep
       const member = await memberOf(ws, request.params.userId);
       const role = request.body.role;
       assertMayAssign(principal, member.role, role);
-      if (role !== 'owner') await assertNotLastOwner(ws, member);
+      // Owner set first when giving the role up, member first when taking it (owners.ts).
+      if (member.role === 'owner' && role !== 'owner') await owners.release(ws, member.userId);
       await tenancy.members.updateOne(asWorkspaceId(ws), { _id: member._id }, { $set: { role } });
+      if (role === 'owner' && member.role !== 'owner') await owners.grant(ws, member.userId);
       await deps.cache.setMember(ws, member.userId, role);
       return memberView({ ...member, role });
     },
@@ -242,7 +246,7 @@ export function registerWorkspaceRoutes(app: ServiceApp, deps: WorkspaceRouteDep
       const ws = principal.workspaceId;
       const member = await memberOf(ws, request.params.userId);
       assertMayAssign(principal, member.role, undefined);
-      await assertNotLastOwner(ws, member);
+      if (member.role === 'owner') await owners.release(ws, member.userId);
       await tenancy.members.deleteOne(asWorkspaceId(ws), { _id: member._id });
       await deps.users.updateOne({ _id: member.userId }, { $pull: { workspaceIds: ws } });
       // At once, not after the cache TTL: the removed member's tokens stop opening the workspace.
