@@ -35,3 +35,27 @@ describe('bench/store-ceiling.mjs', () => {
     for (const ceiling of report.ceilings) expect(ceiling.rate, ceiling.id).toBeGreaterThan(0);
   }, 90_000);
 });
+
+describe('bench/message-sender.mjs', () => {
+  it('runs every scenario at tiny sizes against the built sandbox and sender and reports each', () => {
+    const run = spawnSync(
+      process.execPath,
+      [join(root, 'bench', 'message-sender.mjs'), '--smoke', '--json'],
+      {
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const { results } = JSON.parse(run.stdout);
+    expect(results.map((r) => r.name)).toEqual([
+      'A_50_at_80',
+      'B_one_number_1000',
+      'C_20_numbers_80',
+      'D_other_10_behind_200',
+    ]);
+    // Rates and 130429 counts depend on the machine's load: the figures are the bench's to
+    // report, not this test's to judge. What it checks is that every scenario sent.
+    for (const r of results) expect(r.messages, r.name).toBeGreaterThan(0);
+  }, 150_000);
+});

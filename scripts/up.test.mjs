@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { useTestContext } from '@wapi/testkit';
+import { useTestContext, waitFor } from '@wapi/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 
 // `./wapi up` itself, with WAPI_UP_PREPARED=1: `./wapi test` has installed and built
@@ -56,10 +56,13 @@ afterAll(async () => {
   if (up?.exitCode === null) up.kill('SIGKILL');
   for (const name of SERVICES)
     await ctx.mongo.db(`${ctx.prefix}_${name.replaceAll('-', '_')}`).dropDatabase();
+  rmSync(join(process.env.WAPI_INFRA_DIR ?? join(root, '.infra'), `demo-${ctx.prefix}.json`), {
+    force: true,
+  });
 });
 
 describe('./wapi up', () => {
-  it('brings all six services to ready, checks internal auth, and leaves no process behind after SIGTERM', async () => {
+  it('brings all six services to ready, seeds the demo workspace whose printed curl sends a message that reaches read, and leaves no process behind after SIGTERM', async () => {
     up = spawn('bash', [join(root, 'wapi'), 'up'], {
       cwd: root,
       env: { ...process.env, LOG_LEVEL: 'warn', WAPI_UP_PREPARED: '1', WAPI_NAMESPACE: ctx.prefix },
@@ -99,6 +102,30 @@ describe('./wapi up', () => {
       expect(res.status, name).toBe(200);
     }
     expect(stderr).toContain('internal auth checked');
+
+    // The printed curl, run as printed, sends a template through the demo workspace's number;
+    // the message goes accepted -> sent -> delivered -> read (the sandbox's default timings).
+    const curl = /^curl -sS -X POST [^\n]*\\\n(?: {2}[^\n]*\\\n)* {2}-d '[^\n]*'$/m.exec(stdout)?.[0];
+    expect(curl, stdout).toBeDefined();
+    const accepted = JSON.parse(execFileSync('bash', ['-c', curl], { encoding: 'utf8' }));
+    expect(accepted).toMatchObject({ status: 'accepted' });
+    const apiKey = /^ {2}API key +(wapi_\w+)/m.exec(stdout)?.[1];
+    const gateway = services.find((s) => s.name === 'gateway');
+    const message = await waitFor(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${gateway.port}/api/v1/messages/${accepted.id}`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+        });
+        const body = await res.json();
+        return body.status === 'read' ? body : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: `message ${accepted.id} to reach read` },
+    );
+    expect(message.history.map((h) => h.status)).toEqual(
+      expect.arrayContaining(['sent', 'delivered', 'read']),
+    );
+    expect(stdout).toContain('/_sandbox#token=');
+    expect(stdout).toContain('/api/v1/events');
     // bash (./wapi) -> node (up.mjs) -> the six services.
     const pids = descendantsOf(up.pid);
     expect(pids).toHaveLength(7);

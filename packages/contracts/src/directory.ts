@@ -40,6 +40,26 @@ export const DirectoryEntry = Type.Object(
 export type DirectoryEntry = Static<typeof DirectoryEntry>;
 
 /**
+ * WABA id -> the workspace that owns it, for the management webhooks that name only the
+ * account (`entry.id`: template, quality and account updates, account.update.v1). Same
+ * contract as the phone-number directory: written by gateway when a number is connected and
+ * at start-up, read by webhook-ingest (fail closed: no entry means quarantine); on a miss,
+ * ask gateway's `GET /internal/v1/directory/waba/:wabaId`. Value: JSON `WabaDirectoryEntry`.
+ */
+export function wabaDirectoryKey(prefix: string, wabaId: string): string {
+  return keyOf(prefix, 'waba-directory', wabaId);
+}
+
+export const WabaDirectoryEntry = Type.Object(
+  {
+    wabaId: Type.String({ pattern: '^[0-9]{1,32}$' }),
+    workspaceId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+  },
+  { additionalProperties: false },
+);
+export type WabaDirectoryEntry = Static<typeof WabaDirectoryEntry>;
+
+/**
  * The customer-service window of (business number, customer): open until the value, epoch
  * milliseconds as a decimal string; the key expires then too (`PEXPIREAT`). Written by
  * webhook-ingest on each inbound message (24 h after it, never moved backwards); read by
@@ -48,3 +68,16 @@ export type DirectoryEntry = Static<typeof DirectoryEntry>;
 export function windowKey(prefix: string, phoneNumberId: string, waId: string): string {
   return keyOf(prefix, 'window', phoneNumberId, waId);
 }
+
+/**
+ * The wamid Meta gave a message, as its status webhook reported it: JSON-free string value,
+ * kept 7 days (Meta's retry horizon). Written by gateway when it applies a webhook-sourced
+ * `message.events.v1` that names the message (`messageId`, copied by webhook-ingest from
+ * `biz_opaque_callback_data`); read by message-sender to settle a send whose Graph answer
+ * was lost (the call reached Meta: record it as sent, never call again).
+ */
+export function sentKey(prefix: string, workspaceId: string, messageId: string): string {
+  return keyOf(prefix, 'sent', workspaceId, messageId);
+}
+/** How long a `sentKey` is kept (ms): Meta's 7-day webhook retry horizon. */
+export const SENT_KEY_TTL_MS = 7 * 24 * 3600 * 1000;

@@ -381,6 +381,25 @@ export const SendContent = Type.Union([
 ]);
 export type SendContent = Static<typeof SendContent>;
 
+/**
+ * The BullMQ priority of a `message.send.v1` job (1 is served first), set by whoever enqueues
+ * it and read by message-sender's pacer, which reserves a share of each number for
+ * everything but marketing. Authentication codes expire in minutes and utility messages and
+ * replies answer something the customer waits for, so a campaign queued ahead of them must
+ * not delay them. Compliance's opt-out confirmations get none (0), which BullMQ serves
+ * before any prioritised job.
+ */
+export function sendPriorityOf(p: { category: MessageCategory; purpose?: 'consent_confirmation' }): number {
+  if (p.purpose === 'consent_confirmation') return 0;
+  return SEND_PRIORITY[p.category];
+}
+const SEND_PRIORITY: Record<MessageCategory, number> = {
+  authentication: 1,
+  utility: 2,
+  service: 2,
+  marketing: 3,
+};
+
 /** A command to call Graph once for one stored message. Carries no secret. */
 export const MessageSendV1 = Type.Object(
   {

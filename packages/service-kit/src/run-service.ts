@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DestinationStream, Logger } from 'pino';
 import { ConfigError, loadConfig } from './config';
-import { closeRedis, createRedis, type RedisRole } from './redis';
+import { closeRedis, createRedis, type RedisExtraOptions, type RedisRole } from './redis';
 import { createLogger } from './service';
 
 /**
@@ -61,8 +61,8 @@ export interface StartContext<C extends RunnableConfig> {
    * Resources close in reverse order of registration, after the HTTP server has drained.
    */
   own<T>(name: string, resource: T, close: (resource: T) => unknown): T;
-  /** A Redis connection of the given role (see createRedis), owned. */
-  redis(role: RedisRole): Redis;
+  /** A Redis connection of the given role (see createRedis), owned; `extra` tunes it. */
+  redis(role: RedisRole, extra?: RedisExtraOptions): Redis;
 }
 
 export interface RunServiceOptions<P extends TProperties> {
@@ -133,8 +133,8 @@ export async function runService<P extends TProperties>(options: RunServiceOptio
       config,
       log,
       own,
-      redis: (role) =>
-        own(`redis (${role})`, createRedis(config.REDIS_URL, role, log, options.service), closeRedis),
+      redis: (role, extra) =>
+        own(`redis (${role})`, createRedis(config.REDIS_URL, role, log, options.service, extra), closeRedis),
     });
   } catch (error) {
     await closeOwned();
