@@ -3,7 +3,8 @@ import { defineConfig } from 'tsup';
 // Workspace packages are TypeScript source: bundle them in. Third-party dependencies stay
 // external and are installed beside dist/ (they are this app's `dependencies`).
 export default defineConfig({
-  entry: ['src/server.ts'],
+  // The processor's worker thread (PROCESSOR_THREAD) is an entry of its own, loaded beside server.js.
+  entry: ['src/server.ts', 'src/processor-worker.ts'],
   format: ['esm'],
   platform: 'node',
   target: 'node20',

@@ -14,11 +14,29 @@ export const configSchema = {
     description:
       'the token Meta echoes in the GET handshake (hub.verify_token); empty refuses every handshake with 403',
   }),
-  META_APP_SECRETS: Type.String({
+  META_APP_IDS: Type.String({
+    default: '',
+    pattern: '^([0-9]{1,32}(,[0-9]{1,32})*)?$',
+    description:
+      "comma-separated Meta app ids whose app secrets sign webhooks; each app's secret is read from vault (workspace platform, purpose meta.app_secret, record <appId> and, during a rotation, <appId>.next)",
+  }),
+  VAULT_URL: Type.String({
+    default: 'http://vault:7104',
+    pattern: '^https?://[^\\s]+$',
+    description: 'base URL of vault, where the Meta app secrets are read',
+  }),
+  APP_SECRET_REFRESH_MS: Type.Integer({
+    minimum: 100,
+    maximum: 3_600_000,
+    default: 60_000,
+    description:
+      'how often the app secrets are read again from vault besides its change feed (a rotation or removal takes effect within it even if a feed message was missed); a failed read keeps the last good set',
+  }),
+  DEV_META_APP_SECRETS: Type.String({
     default: '',
     pattern: '^[^,\\s]*(,[^,\\s]+)*$',
     description:
-      'comma-separated Meta app secrets that may sign webhooks (several during a rotation or for several apps); empty answers POSTs 503 WEBHOOK_NOT_CONFIGURED',
+      'development only: comma-separated app secrets taken from the environment instead of vault; used only when META_APP_IDS is empty',
   }),
   JOURNAL_BATCH_MAX: Type.Integer({
     minimum: 1,
@@ -44,6 +62,13 @@ export const configSchema = {
     default: 10_000,
     description: 'age a journal entry must reach before a re-drive takes it (the live path has it first)',
   }),
+  PROCESSOR_THREAD: Type.Boolean({
+    // Off by default: on the 2-core machine, shared with FerretDB, PostgreSQL and Redis, the
+    // thread cost ~12 % more CPU per webhook and did not raise the rate (docs/performance.md).
+    default: false,
+    description:
+      'process journaled webhooks in a worker thread of the built server with its own connections, so the acknowledgement path keeps its event loop (pays when a core is idle); false: one thread',
+  }),
   GATEWAY_URL: Type.String({
     default: '',
     pattern: '^(https?://[^\\s]+)?$',
@@ -59,7 +84,7 @@ export function loadServiceConfig(env: Readonly<Record<string, string | undefine
   return loadConfig(SERVICE, configSchema, env);
 }
 
-/** The app secrets in `META_APP_SECRETS`, in order. */
-export function appSecretsOf(config: Pick<Config, 'META_APP_SECRETS'>): string[] {
-  return config.META_APP_SECRETS.split(',').filter((s) => s.length > 0);
+/** The values of a comma-separated list variable, empty items dropped. */
+export function listOf(value: string): string[] {
+  return value.split(',').filter((s) => s.length > 0);
 }

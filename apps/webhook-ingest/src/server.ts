@@ -8,6 +8,15 @@ await runService({
   configSchema,
   async start({ config, log, own, redis }) {
     const mongo = own('mongodb', createMongoClient(config.MONGO_URL, `wapi-${SERVICE}`), (m) => m.close());
-    return buildApp({ config, log, redis: redis('request'), db: mongo.db(config.MONGO_DB) });
+    return buildApp({
+      config,
+      log,
+      redis: redis('request'),
+      db: mongo.db(config.MONGO_DB),
+      // Built beside this file (tsup entry): with PROCESSOR_THREAD, processing gets its own event loop.
+      ...(config.PROCESSOR_THREAD
+        ? { processorWorker: new URL('./processor-worker.js', import.meta.url) }
+        : {}),
+    });
   },
 });

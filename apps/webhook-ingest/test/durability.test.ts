@@ -106,7 +106,7 @@ describe('durability', () => {
       MONGO_URL: 'mongodb://127.0.0.1:1/',
       KEY_PREFIX: ctx.prefix,
       LOG_LEVEL: 'silent',
-      META_APP_SECRETS: SECRET_NEW,
+      DEV_META_APP_SECRETS: SECRET_NEW,
       JOURNAL_TIMEOUT_MS: '1000',
       ...internalAuthEnv('webhook-ingest'),
     });

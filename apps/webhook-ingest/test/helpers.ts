@@ -1,9 +1,22 @@
-import { directoryKey, type QueueName, queuePrefix } from '@wapi/contracts';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { directoryKey, type QueueName, queuePrefix, wabaDirectoryKey } from '@wapi/contracts';
 import { closeRedis, createRedis, type ServiceApp } from '@wapi/service-kit';
-import { internalAuthEnv, mintServiceToken, type TestContext, testKeySet } from '@wapi/testkit';
+import {
+  freePort,
+  internalAuthEnv,
+  mintServiceToken,
+  spawnService,
+  type TestContext,
+  testKeySet,
+  waitFor,
+  withDatabase,
+} from '@wapi/testkit';
+import { createVaultClient, type VaultClient } from '@wapi/vault-client';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { buildApp } from '../src/app';
 import { loadServiceConfig } from '../src/config';
 
@@ -26,6 +39,7 @@ export interface IngestUnderTest {
 export async function startIngest(
   ctx: TestContext,
   env: Record<string, string> = {},
+  log: Logger = silent,
 ): Promise<IngestUnderTest> {
   const config = loadServiceConfig({
     REDIS_URL: ctx.infra.redisUrl,
@@ -34,7 +48,7 @@ export async function startIngest(
     KEY_PREFIX: ctx.prefix,
     LOG_LEVEL: 'silent',
     PORT: '0',
-    META_APP_SECRETS: `${SECRET_OLD},${SECRET_NEW}`,
+    DEV_META_APP_SECRETS: `${SECRET_OLD},${SECRET_NEW}`,
     WEBHOOK_VERIFY_TOKEN: VERIFY_TOKEN,
     // Tests run re-drives themselves (app.webhookRedrive), so no timer races them.
     REDRIVE_INTERVAL_MS: '3600000',
@@ -43,7 +57,13 @@ export async function startIngest(
     ...env,
   });
   const redis = createRedis(ctx.infra.redisUrl, 'request', silent);
-  const app = await buildApp({ config, redis, db: ctx.db, log: silent });
+  let app: ServiceApp;
+  try {
+    app = await buildApp({ config, redis, db: ctx.db, log });
+  } catch (error) {
+    await closeRedis(redis);
+    throw error;
+  }
   await app.ready();
   return {
     app,
@@ -98,4 +118,87 @@ export async function jobsIn(
     await queue.close();
     connection.disconnect();
   }
+}
+
+/** Registers `wabaId` → `workspaceId` in the WABA directory, as gateway would (contracts' directory.ts). */
+export async function connectWaba(ctx: TestContext, wabaId: string, workspaceId: string): Promise<void> {
+  await ctx.redis.set(wabaDirectoryKey(ctx.prefix, wabaId), JSON.stringify({ wabaId, workspaceId }));
+}
+
+/** The real vault, built (`apps/vault/dist`), on a free port with its own database and the test's prefix. */
+export async function startVault(ctx: TestContext): Promise<{
+  url: string;
+  /** A client authenticated as gateway, the service that writes app secrets. */
+  asGateway: VaultClient;
+  stop(): Promise<void>;
+}> {
+  const dist = fileURLToPath(new URL('../../vault/dist/server.js', import.meta.url));
+  if (!existsSync(dist))
+    throw new Error(`${dist} is missing: build vault first (pnpm --filter @wapi/vault build)`);
+  const port = await freePort();
+  const dbName = `${ctx.dbName}_v`;
+  const vault = spawnService(dist, {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    REDIS_URL: ctx.infra.redisUrl,
+    KEY_PREFIX: ctx.prefix,
+    MONGO_URL: withDatabase(ctx.infra.mongoUrl, dbName),
+    MONGO_DB: dbName,
+    TOKEN_MASTER_KEY: randomBytes(32).toString('hex'),
+    ...internalAuthEnv('vault'),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/health/ready`).catch(() => undefined))?.ok === true, {
+    timeoutMs: 20_000,
+    what: `vault ready (output: ${vault.output().slice(-500)})`,
+  });
+  const gatewayKey = testKeySet().get('gateway')!.privateKey;
+  const asGateway = createVaultClient({
+    baseUrl: url,
+    auth: {
+      headerFor: (aud) => `Bearer ${mintServiceToken(gatewayKey, { iss: 'gateway', aud })}`,
+    },
+    prefix: ctx.prefix,
+    cacheTtlMs: 0,
+  });
+  return {
+    url,
+    asGateway,
+    async stop() {
+      if (vault.child.exitCode === null) {
+        vault.child.kill('SIGTERM');
+        await vault.exited;
+      }
+      await ctx.mongo
+        .db(dbName)
+        .dropDatabase()
+        .catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * The value of one sample in a Prometheus text exposition: `name` with exactly the given
+ * labels besides the service's default `service` label; 0 when the sample is absent (a
+ * counter that never moved).
+ */
+export function sampleOf(text: string, name: string, labels: Record<string, string> = {}): number {
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const found = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    delete found.service;
+    if (JSON.stringify(Object.entries(found).sort()) === JSON.stringify(Object.entries(labels).sort()))
+      return Number(match[3]);
+  }
+  return 0;
+}
+
+/** The dedupe keys of every item recorded as emitted (the done marks' `seen`), e.g. `m~<wamid>`. */
+export async function emittedKeys(ctx: TestContext): Promise<Set<string>> {
+  const marks = await ctx.db.collection<{ seen: string[] }>('webhook_done').find({}).toArray();
+  return new Set(marks.flatMap((m) => m.seen.map((s) => s.split('|')[0] as string)));
 }

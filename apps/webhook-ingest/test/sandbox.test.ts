@@ -2,6 +2,7 @@ import { type MetaSandbox, sandboxFixture, startMetaSandbox, useTestContext, wai
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectNumber,
+  connectWaba,
   type IngestUnderTest,
   jobsIn,
   SECRET_NEW,
@@ -13,6 +14,7 @@ const ctx = useTestContext('whsandbox');
 let ingest: IngestUnderTest;
 let sandbox: MetaSandbox;
 let world: ReturnType<typeof sandboxFixture>;
+const TEMPLATE_ID = '940000000000001';
 
 beforeAll(async () => {
   ingest = await startIngest(ctx);
@@ -24,6 +26,7 @@ beforeAll(async () => {
     appSecret: SECRET_NEW,
     callbackUrl: `http://127.0.0.1:${port}/api/v1/webhook`,
     verifyToken: VERIFY_TOKEN,
+    template: { id: TEMPLATE_ID },
   });
   sandbox = await startMetaSandbox({
     redisUrl: ctx.infra.redisUrl,
@@ -31,6 +34,7 @@ beforeAll(async () => {
     env: { SANDBOX_DETERMINISTIC: 'true' },
   });
   await connectNumber(ctx, world.phoneNumberId, 'ws_sbx');
+  await connectWaba(ctx, world.wabaId, 'ws_sbx');
 }, 60_000);
 afterAll(async () => {
   await sandbox?.stop();
@@ -73,5 +77,37 @@ describe('through meta-sandbox', () => {
     };
     expect(rejected.rejected).toEqual({});
     expect(rejected.duplicates).toBeGreaterThan(0);
+  });
+
+  it("emits the sandbox's template status webhook as account.update.v1 for the WABA's workspace", async () => {
+    await sandbox.control.setFaults({ duplicateRate: 1 });
+    await sandbox.control.setTemplateStatus(TEMPLATE_ID, 'PAUSED');
+    const job = await waitFor(
+      async () => {
+        await ingest.app.webhookProcessor?.idle();
+        const jobs = (await jobsIn(ctx, 'account.update.v1')).filter((j) => j.data.wabaId === world.wabaId);
+        return jobs.length > 0 ? jobs : undefined;
+      },
+      { what: 'the template status update emitted', timeoutMs: 20_000, intervalMs: 100 },
+    );
+    await waitFor(async () => (await sandbox.control.webhooks(1)).idle, {
+      what: 'sandbox deliveries',
+      timeoutMs: 20_000,
+    });
+    await ingest.app.webhookProcessor?.idle();
+    // Delivered twice (duplicateRate 1), emitted once.
+    expect(
+      (await jobsIn(ctx, 'account.update.v1')).filter((j) => j.data.wabaId === world.wabaId),
+    ).toHaveLength(1);
+    expect(job[0]?.data).toMatchObject({
+      workspaceId: 'ws_sbx',
+      change: {
+        kind: 'template_status',
+        templateId: TEMPLATE_ID,
+        name: world.templateName,
+        language: world.templateLanguage,
+        status: 'PAUSED',
+      },
+    });
   });
 });

@@ -8,6 +8,7 @@ import {
   signedWebhook,
   signWebhook,
   statusUpdate,
+  templateStatusUpdate,
   userPreferences,
   useTestContext,
   webhookChange,
@@ -17,10 +18,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSignature } from '../src/signature';
 import {
   connectNumber,
+  connectWaba,
   type IngestUnderTest,
   jobsIn,
   SECRET_NEW,
   SECRET_OLD,
+  sampleOf,
   startIngest,
   VERIFY_TOKEN,
 } from './helpers';
@@ -322,5 +325,223 @@ describe('processing', () => {
       items: { reason: string }[];
     };
     expect(listed.items.map((q) => q.reason)).toEqual(expect.arrayContaining(['not_json', 'not_envelope']));
+  });
+});
+
+describe('statuses', () => {
+  it('carries biz_opaque_callback_data as messageId and the pricing block onto message.events', async () => {
+    const wamid = newWamid();
+    const pricing = { billable: true, pricing_model: 'PMP', type: 'regular', category: 'utility' } as const;
+    const env = webhookEnvelope({
+      wabaId: '100000000000001',
+      changes: [
+        messagesChange({
+          phoneNumberId: PNID,
+          statuses: [
+            statusUpdate({ wamid, status: 'sent', bizOpaqueCallbackData: 'msg_01JD3V7Q2M', pricing }),
+            // Another sender on the number may put anything there: not a wapi id, left out.
+            statusUpdate({ wamid, status: 'delivered', bizOpaqueCallbackData: 'has spaces, not an id' }),
+          ],
+        }),
+      ],
+    });
+    const { body, headers } = signedWebhook(env, SECRET_NEW);
+    expect((await post(body, headers)).statusCode).toBe(200);
+    await processed();
+    const events = (await jobsIn(ctx, 'message.events.v1')).filter((j) => j.data.wamid === wamid);
+    expect(events.find((j) => j.data.status === 'sent')?.data).toMatchObject({
+      workspaceId: WS,
+      messageId: 'msg_01JD3V7Q2M',
+      pricing: { billable: true, pricingModel: 'PMP', type: 'regular', category: 'utility' },
+    });
+    const delivered = events.find((j) => j.data.status === 'delivered')?.data;
+    expect(delivered).toBeDefined();
+    expect(delivered).not.toHaveProperty('messageId');
+    expect(delivered).not.toHaveProperty('pricing');
+  });
+});
+
+describe('account updates', () => {
+  const WABA = '100000000000077';
+  const time = 1_764_460_800;
+  const changes = () => [
+    webhookChange(
+      'message_template_status_update',
+      templateStatusUpdate({
+        templateId: 912345678901234,
+        name: 'order_update',
+        event: 'PAUSED',
+        language: 'pt_BR',
+        reason: null,
+        otherInfo: { title: 'FIRST_PAUSE', description: 'low quality' },
+      }),
+    ),
+    webhookChange('message_template_quality_update', {
+      previous_quality_score: 'GREEN',
+      new_quality_score: 'YELLOW',
+      message_template_id: 912345678901234,
+      message_template_name: 'order_update',
+      message_template_language: 'pt_BR',
+    }),
+    webhookChange('phone_number_quality_update', {
+      display_phone_number: '15550783881',
+      event: 'UPGRADE',
+      current_limit: 'TIER_10K',
+      old_limit: 'TIER_2K',
+    }),
+    webhookChange('account_update', {
+      event: 'DISABLED_UPDATE',
+      ban_info: { waba_ban_state: 'DISABLE', waba_ban_date: 'November 30, 2026' },
+    }),
+    webhookChange('business_capability_update', {
+      max_daily_conversation_per_phone: 1000,
+      max_phone_numbers_per_business: 25,
+      max_daily_conversations_per_business: 'TIER_10K',
+    }),
+  ];
+  const accountJobs = async () =>
+    (await jobsIn(ctx, 'account.update.v1')).filter((j) => j.data.wabaId === WABA);
+
+  it('quarantines management webhooks of an unknown WABA, then emits each change once the WABA is known', async () => {
+    const { body, headers } = signedWebhook(
+      webhookEnvelope({ wabaId: WABA, time, changes: changes() }),
+      SECRET_NEW,
+    );
+    expect((await post(body, headers)).statusCode).toBe(200);
+    await processed();
+    expect(await accountJobs()).toHaveLength(0);
+    const listed = (await ingest.internal('GET', '/internal/v1/webhook/quarantine')).json() as {
+      items: { reason: string; wabaId?: string }[];
+    };
+    expect(listed.items.filter((q) => q.wabaId === WABA)).toMatchObject([{ reason: 'unknown_waba' }]);
+
+    await connectWaba(ctx, WABA, 'ws_acct');
+    await ingest.app.webhookRedrive?.();
+    // Meta retries the same body (or a second subscribed app receives it): nothing new.
+    expect((await post(body, headers)).statusCode).toBe(200);
+    await processed();
+    const jobs = await accountJobs();
+    expect(jobs).toHaveLength(5);
+    const byKind = new Map(jobs.map((j) => [(j.data.change as { kind: string }).kind, j.data]));
+    const at = new Date(time * 1000).toISOString();
+    expect(byKind.get('template_status')).toEqual({
+      workspaceId: 'ws_acct',
+      wabaId: WABA,
+      journalId: expect.any(String),
+      occurredAt: at,
+      change: {
+        kind: 'template_status',
+        templateId: '912345678901234',
+        name: 'order_update',
+        language: 'pt_BR',
+        status: 'PAUSED',
+        detail: 'FIRST_PAUSE',
+      },
+    });
+    expect(byKind.get('template_quality')?.change).toEqual({
+      kind: 'template_quality',
+      templateId: '912345678901234',
+      name: 'order_update',
+      language: 'pt_BR',
+      previousQuality: 'GREEN',
+      quality: 'YELLOW',
+    });
+    expect(byKind.get('phone_quality')?.change).toEqual({
+      kind: 'phone_quality',
+      displayPhoneNumber: '15550783881',
+      event: 'UPGRADE',
+      currentLimit: 'TIER_10K',
+      previousLimit: 'TIER_2K',
+    });
+    expect(byKind.get('account')?.change).toEqual({
+      kind: 'account',
+      event: 'DISABLED_UPDATE',
+      banState: 'DISABLE',
+    });
+    expect(byKind.get('capability')?.change).toEqual({
+      kind: 'capability',
+      maxDailyConversationsPerBusiness: 'TIER_10K',
+      maxPhoneNumbersPerBusiness: 25,
+    });
+    const after = (await ingest.internal('GET', '/internal/v1/webhook/quarantine')).json() as {
+      items: { wabaId?: string }[];
+    };
+    expect(after.items.filter((q) => q.wabaId === WABA)).toHaveLength(0);
+  });
+
+  it('quarantines a change that does not fit account.update.v1 instead of emitting it', async () => {
+    const env = webhookEnvelope({
+      wabaId: WABA,
+      changes: [webhookChange('account_update', { event: 'not an event name' })],
+    });
+    const { body, headers } = signedWebhook(env, SECRET_NEW);
+    const before = (await accountJobs()).length;
+    expect((await post(body, headers)).statusCode).toBe(200);
+    await processed();
+    expect(await accountJobs()).toHaveLength(before);
+    const listed = (await ingest.internal('GET', '/internal/v1/webhook/quarantine?limit=1000')).json() as {
+      items: { reason: string; detail?: string }[];
+    };
+    expect(
+      listed.items.some((q) => q.reason === 'invalid_item' && q.detail?.startsWith('account.update.v1')),
+    ).toBe(true);
+  });
+});
+
+describe('metrics', () => {
+  it('counts received, rejected by reason, journaled, processed, duplicates and quarantined on /metrics', async () => {
+    const scrape = async () => (await ingest.app.inject({ url: '/metrics' })).body;
+    const names = [
+      ['webhook_received_total', {}],
+      ['webhook_rejected_total', { reason: 'mismatch' }],
+      ['webhook_journaled_total', {}],
+      ['webhook_processed_total', {}],
+      ['webhook_duplicates_total', {}],
+      ['webhook_quarantined_total', { reason: 'unknown_number' }],
+    ] as const;
+    const read = (text: string) => names.map(([n, l]) => sampleOf(text, n, l));
+    const before = read(await scrape());
+
+    const wamid = newWamid();
+    const good = signedWebhook(
+      webhookEnvelope({
+        wabaId: '100000000000001',
+        changes: [
+          messagesChange({
+            phoneNumberId: PNID,
+            messages: [inboundTextMessage({ from: '15550000042', id: wamid, text: 'metrics' })],
+          }),
+        ],
+      }),
+      SECRET_NEW,
+    );
+    expect((await post(good.body, good.headers)).statusCode).toBe(200);
+    await processed();
+    expect((await post(good.body, good.headers)).statusCode).toBe(200); // a retry: a duplicate
+    await processed();
+    expect(
+      (await post(good.body, { ...good.headers, 'x-hub-signature-256': signWebhook(good.body, 'nope') }))
+        .statusCode,
+    ).toBe(401);
+    const stray = signedWebhook(
+      webhookEnvelope({
+        wabaId: '100000000000001',
+        changes: [
+          messagesChange({
+            phoneNumberId: '106540352240000',
+            messages: [inboundTextMessage({ from: '15550000043', id: newWamid(), text: 'x' })],
+          }),
+        ],
+      }),
+      SECRET_NEW,
+    );
+    expect((await post(stray.body, stray.headers)).statusCode).toBe(200);
+    await processed();
+
+    const text = await scrape();
+    const after = read(text);
+    expect(after.map((v, i) => v - (before[i] as number))).toEqual([4, 1, 3, 3, 1, 1]);
+    expect(text).toMatch(/^webhook_journal_lag_entries\{[^}]*\} 0$/m);
+    expect(text).toMatch(/^webhook_journal_lag_seconds\{[^}]*\} 0$/m);
   });
 });
