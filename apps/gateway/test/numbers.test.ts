@@ -1,4 +1,11 @@
-import { type AccountUpdateV1, type AuditV1, directoryKey, keyOf, queuePrefix } from '@wapi/contracts';
+import {
+  type AccountUpdateV1,
+  type AuditV1,
+  directoryKey,
+  keyOf,
+  queuePrefix,
+  wabaDirectoryKey,
+} from '@wapi/contracts';
 import { createMetaClient } from '@wapi/meta-client';
 import { createLogger, createProducer, jobIdOf } from '@wapi/service-kit';
 import { type MetaSandbox, sandboxFixture, startMetaSandbox, useTestContext, waitFor } from '@wapi/testkit';
@@ -12,7 +19,7 @@ import { applyNumberUpdate } from '../src/numbers/health';
 import { type SyncReport, startNumberSync } from '../src/numbers/sync';
 import { MESSAGING_LIMITS, messagingLimitOf, THROUGHPUT_MPS, throughputOf } from '../src/numbers/tiers';
 import { createNumberHealth } from '../src/numbers/wiring';
-import { gatewayEnv, type Harness, startGateway, startVault } from './harness';
+import { gatewayEnv, type Harness, serviceToken, startGateway, startVault } from './harness';
 
 const ctx = useTestContext('gwnum');
 const fixture = sandboxFixture({ appId: '100000000000088' });
@@ -307,5 +314,52 @@ describe('the periodic number sync', () => {
     } finally {
       await worker.close();
     }
+  });
+});
+
+describe('the WABA directory (management webhooks name only the WABA)', () => {
+  it('is published on connect, served from the database on a Redis miss to webhook-ingest only, and follows the latest connection', async () => {
+    const wabaId = `7${Date.now()}`;
+    const connect = async (prefix: string, phoneNumberId: string) => {
+      const owner = await gw.signup(prefix);
+      const answer = await gw.call('POST', '/api/v1/phone-numbers', {
+        token: owner.tokens.accessToken,
+        body: {
+          phoneNumberId,
+          wabaId,
+          displayPhoneNumber: `+${phoneNumberId}`,
+          accessToken: fixture.accessToken,
+        },
+      });
+      expect(answer.statusCode, answer.body).toBe(201);
+      return owner.workspace.id;
+    };
+    const first = await connect('wda', `8${Date.now()}1`);
+    const key = wabaDirectoryKey(ctx.prefix, wabaId);
+    expect(JSON.parse((await ctx.redis.get(key)) ?? 'null')).toEqual({ wabaId, workspaceId: first });
+
+    const internal = (id: string, authorization?: string) =>
+      gw.app.inject({
+        method: 'GET',
+        url: `/internal/v1/directory/waba/${id}`,
+        headers: authorization ? { authorization } : {},
+      });
+    await ctx.redis.del(key);
+    const missed = await internal(wabaId, serviceToken('webhook-ingest'));
+    expect(missed.statusCode, missed.body).toBe(200);
+    expect(missed.json()).toEqual({ wabaId, workspaceId: first });
+    expect(await ctx.redis.get(key)).not.toBeNull();
+
+    const second = await connect('wdb', `8${Date.now()}2`);
+    expect(JSON.parse((await ctx.redis.get(key)) ?? 'null')).toEqual({ wabaId, workspaceId: second });
+    await ctx.redis.del(key);
+    expect((await internal(wabaId, serviceToken('webhook-ingest'))).json()).toEqual({
+      wabaId,
+      workspaceId: second,
+    });
+
+    expect((await internal('999999999999', serviceToken('webhook-ingest'))).statusCode).toBe(404);
+    expect((await internal(wabaId)).statusCode).toBe(401);
+    expect((await internal('not-a-waba', serviceToken('webhook-ingest'))).statusCode).toBe(400);
   });
 });

@@ -164,6 +164,7 @@ export type ApiKeyList = Static<typeof ApiKeyList>;
 /** Meta's numeric ids (phone number id, WABA id). */
 const MetaId = (description: string) => Type.String({ pattern: '^[0-9]{1,32}$', description });
 export const PhoneNumberIdParam = MetaId('Meta phone number id');
+export const WabaIdParam = MetaId('WhatsApp Business Account id');
 export const ContactIdParam = Type.String({ pattern: '^ct_[A-Za-z0-9_-]{22}$', description: 'contact id' });
 export const MessageIdParam = Type.String({ pattern: '^msg_[A-Za-z0-9_-]{22}$', description: 'message id' });
 

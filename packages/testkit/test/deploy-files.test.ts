@@ -105,6 +105,8 @@ describe('docker-compose.yml', () => {
         'SANDBOX_ADMIN_TOKEN',
         'TOKEN_MASTER_KEY',
         'ACCESS_TOKEN_PRIVATE_KEY',
+        'WEBHOOK_VERIFY_TOKEN',
+        'META_APP_ID',
       ]),
     );
     // The header's start command sets exactly these, each from openssl rand but the user name.
@@ -117,7 +119,28 @@ describe('docker-compose.yml', () => {
     ])
       expect(text).toContain(`#   ${name}=$(openssl rand -hex 32)`);
     expect(text).toContain('#   MONGO_ROOT_USERNAME=');
+    expect(text).toContain('#   WEBHOOK_VERIFY_TOKEN=$(openssl rand -hex 16)');
+    expect(text).toContain('#   META_APP_ID=');
     expect(text).toContain('#   docker compose up --build');
+  });
+
+  it('wires the Meta settings: Graph and the app id for gateway, the app ids, verify token and vault for webhook-ingest, and says how the app secret reaches vault', () => {
+    const gateway = services.gateway?.environment ?? {};
+    expect(gateway.GRAPH_BASE_URL).toBe('http://meta-sandbox:7105');
+    expect(composeVariables(String(gateway.META_APP_ID))).toEqual([
+      expect.objectContaining({ name: 'META_APP_ID' }),
+    ]);
+    const ingest = services['webhook-ingest']?.environment ?? {};
+    expect(ingest.VAULT_URL).toBe('http://vault:7104');
+    expect(composeVariables(String(ingest.META_APP_IDS))).toEqual([
+      expect.objectContaining({ name: 'META_APP_ID' }),
+    ]);
+    expect(composeVariables(String(ingest.WEBHOOK_VERIFY_TOKEN))).toEqual([
+      expect.objectContaining({ name: 'WEBHOOK_VERIFY_TOKEN' }),
+    ]);
+    // The secret itself never goes into .env or the compose file: gateway's command stores it.
+    expect(text).not.toMatch(/APP_SECRET[S]?:/);
+    expect(text).toContain('docker compose run --rm -T gateway node dist/store-app-secret.js');
   });
 
   it('keeps .env, where the header puts the credentials, out of the image build context and git', () => {

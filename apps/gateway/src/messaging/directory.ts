@@ -1,4 +1,9 @@
-import { type DirectoryEntry, directoryKey } from '@wapi/contracts';
+import {
+  type DirectoryEntry,
+  directoryKey,
+  type WabaDirectoryEntry,
+  wabaDirectoryKey,
+} from '@wapi/contracts';
 import type { Redis } from 'ioredis';
 import type { MessagingRepositories, PhoneNumberDoc } from './repositories';
 
@@ -27,23 +32,36 @@ export const entryOf = (doc: WithFacts): DirectoryEntry => ({
   ...(doc.messagingLimit !== undefined ? { messagingLimit: doc.messagingLimit } : {}),
 });
 
+const wabaEntryOf = (doc: PhoneNumberDoc): WabaDirectoryEntry => ({
+  wabaId: doc.wabaId,
+  workspaceId: doc.workspaceId,
+});
+
 /**
- * The phone_number_id -> workspace directory webhook-ingest routes by. The database is the
- * truth; Redis is a cache written on connect and rebuilt at start-up, and a miss is answered
- * from the database (`GET /internal/v1/directory/:phoneNumberId`), so losing Redis never
- * loses routing.
+ * The phone_number_id -> workspace directory webhook-ingest routes by, and beside it the
+ * WABA id -> workspace directory it routes the management webhooks by (template, quality and
+ * account updates name only the WABA). The database is the truth; Redis is a cache written
+ * on connect and rebuilt at start-up, and a miss is answered from the database (`GET
+ * /internal/v1/directory/:phoneNumberId`, `GET /internal/v1/directory/waba/:wabaId`), so
+ * losing Redis never loses routing. A WABA belongs to the workspace that connected its
+ * numbers (Embedded Signup grants one business's WABA to one workspace); should two
+ * workspaces connect numbers of one WABA, the latest connection receives its updates.
  */
 export function phoneDirectory(redis: Redis, prefix: string, repos: MessagingRepositories) {
+  const write = (pipeline: ReturnType<Redis['pipeline']>, doc: WithFacts) =>
+    pipeline
+      .set(directoryKey(prefix, doc._id), JSON.stringify(entryOf(doc)))
+      .set(wabaDirectoryKey(prefix, doc.wabaId), JSON.stringify(wabaEntryOf(doc)));
   return {
     async publish(doc: WithFacts): Promise<void> {
-      await redis.set(directoryKey(prefix, doc._id), JSON.stringify(entryOf(doc)));
+      await write(redis.pipeline(), doc).exec();
     },
-    /** Writes every connected number's entry (one pipeline); returns how many. */
+    /** Writes every connected number's entries (one pipeline); returns how many numbers. */
     async rebuild(): Promise<number> {
       const docs = await repos.phoneNumbers.find({ status: 'connected' });
       if (docs.length === 0) return 0;
       const pipeline = redis.pipeline();
-      for (const doc of docs) pipeline.set(directoryKey(prefix, doc._id), JSON.stringify(entryOf(doc)));
+      for (const doc of docs) write(pipeline, doc);
       await pipeline.exec();
       return docs.length;
     },
@@ -53,8 +71,26 @@ export function phoneDirectory(redis: Redis, prefix: string, repos: MessagingRep
       if (cached) return JSON.parse(cached) as DirectoryEntry;
       const doc = await repos.phoneNumbers.findOne({ _id: phoneNumberId, status: 'connected' });
       if (!doc) return null;
-      await redis.set(directoryKey(prefix, doc._id), JSON.stringify(entryOf(doc))).catch(() => undefined);
+      await write(redis.pipeline(), doc)
+        .exec()
+        .catch(() => undefined);
       return entryOf(doc);
+    },
+    /** The WABA's workspace from Redis, else from the database (refilling Redis); null if unknown. */
+    async lookupWaba(wabaId: string): Promise<WabaDirectoryEntry | null> {
+      const cached = await redis.get(wabaDirectoryKey(prefix, wabaId)).catch(() => null);
+      if (cached) return JSON.parse(cached) as WabaDirectoryEntry;
+      // A miss only (Redis lost or never written): the scan this costs on FerretDB is rare.
+      // The latest connection wins, as it does when the entries are written.
+      const [doc] = await repos.phoneNumbers.find(
+        { wabaId, status: 'connected' },
+        { sort: { connectedAt: -1 }, limit: 1 },
+      );
+      if (!doc) return null;
+      await write(redis.pipeline(), doc)
+        .exec()
+        .catch(() => undefined);
+      return wabaEntryOf(doc);
     },
   };
 }

@@ -7,6 +7,8 @@ import {
   ErrorResponse,
   PhoneNumber,
   PhoneNumberIdParam,
+  WabaDirectoryEntry,
+  WabaIdParam,
 } from '@wapi/contracts';
 import { registerInternal, type ServiceApp } from '@wapi/service-kit';
 import type { VaultClient } from '@wapi/vault-client';
@@ -136,6 +138,20 @@ export function registerPhoneNumberRoutes(app: ServiceApp, deps: PhoneNumberRout
         async (request) => {
           const entry = await deps.directory.lookup(request.params.phoneNumberId);
           if (!entry) throw new AppError('NOT_FOUND', 'No connected WhatsApp number has this id.');
+          return entry;
+        },
+      );
+      scope.get(
+        '/v1/directory/waba/:wabaId',
+        {
+          schema: {
+            params: Type.Object({ wabaId: WabaIdParam }),
+            response: { 200: WabaDirectoryEntry, ...errors },
+          },
+        },
+        async (request) => {
+          const entry = await deps.directory.lookupWaba(request.params.wabaId);
+          if (!entry) throw new AppError('NOT_FOUND', 'No connected WhatsApp number belongs to this WABA.');
           return entry;
         },
       );
