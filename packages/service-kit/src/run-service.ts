@@ -127,14 +127,26 @@ export async function runService<P extends TProperties>(options: RunServiceOptio
 
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
 
+  // Request-role connections fail fast (no offline queue), so a command issued before one is
+  // connected fails with "Stream isn't writeable" even though Redis is up: the start-up work
+  // of onReady hooks (rebuilding a cache, say) would be lost to a race. Listening waits for
+  // them, for a bounded time: a service still starts while Redis is down, and says so.
+  const requestConnections: Redis[] = [];
   let app: FastifyInstance;
   try {
     app = await options.start({
       config,
       log,
       own,
-      redis: (role, extra) =>
-        own(`redis (${role})`, createRedis(config.REDIS_URL, role, log, options.service, extra), closeRedis),
+      redis: (role, extra) => {
+        const client = own(
+          `redis (${role})`,
+          createRedis(config.REDIS_URL, role, log, options.service, extra),
+          closeRedis,
+        );
+        if (role === 'request') requestConnections.push(client);
+        return client;
+      },
     });
   } catch (error) {
     await closeOwned();
@@ -167,6 +179,11 @@ export async function runService<P extends TProperties>(options: RunServiceOptio
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
+  if (!(await connected(requestConnections, STARTUP_REDIS_WAIT_MS)))
+    log.warn(
+      { waitedMs: STARTUP_REDIS_WAIT_MS },
+      'Redis is not reachable at start-up; serving anyway (readiness reports it) — check REDIS_URL and that Redis runs',
+    );
   try {
     const address = await app.listen({ host: config.HOST, port: config.PORT });
     log.info({ address }, 'listening');
@@ -176,5 +193,26 @@ export async function runService<P extends TProperties>(options: RunServiceOptio
     await app.close().catch((closeError: unknown) => log.warn({ err: closeError }, 'error while closing'));
     await closeOwned();
     exit(1);
+  }
+}
+
+/** How long start-up waits for its request-role Redis connections before listening anyway. */
+const STARTUP_REDIS_WAIT_MS = 5_000;
+
+/** Whether every client is ready within `timeoutMs`. */
+async function connected(clients: Redis[], timeoutMs: number): Promise<boolean> {
+  const pending = clients.filter((client) => client.status !== 'ready');
+  if (pending.length === 0) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const ready = Promise.all(
+    pending.map((client) => new Promise<void>((resolve) => client.once('ready', () => resolve()))),
+  ).then(() => true);
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([ready, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
