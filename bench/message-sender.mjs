@@ -1,11 +1,16 @@
 // message-sender, one run: messages/s actually accepted by meta-sandbox from ONE sender
-// process, with zero 130429 as the condition, and the sender's CPU and RSS:
+// process, with zero 130429 as the condition, and the sender's CPU (per message) and RSS:
 //   A. 2,000 messages to distinct recipients, one number at 80/s (the issue's pacing test at
-//      full size: expect 2,000 / (80 x 0.95 safety) = 26.3 s);
-//   B. one number set to 1,000/s;
-//   C. 20 numbers at 80/s each, at the same time.
+//      full size: 2,000 / (80 x 0.95 safety) = 26.3 s; the issue asks 25 s +/- 10 %);
+//   B. one number set to 1,000/s (target: 1,000 messages/s from one process);
+//   C. 20 numbers at 80/s each, at the same time;
+//   D. a 10,000-message backlog on one number does not delay another number's 100 beyond
+//      their own pacing (100 / 76 per s = 1.3 s).
 //
-// Usage: node bench/message-sender.mjs [--json] [--per-number 800] [--fast 10000]
+// Usage: node bench/message-sender.mjs [--json] [--smoke] [--per-number 800] [--fast 10000]
+//          [--only A,B] [--cpu-prof DIR] [--concurrency 300]
+// --smoke: tiny sizes (CI keeps the bench from rotting; scripts/bench-smoke.test.mjs pattern).
+// --cpu-prof DIR: the sender writes a V8 CPU profile there when it stops.
 // Needs the infrastructure (`bash infra/infra.sh start`) and built sandbox and sender
 // (`pnpm --filter @wapi/meta-sandbox --filter @wapi/message-sender build`). Works under its
 // own key prefix and database and removes them after.
@@ -21,12 +26,21 @@ import { freePort, infraEnv, repoRoot, startProcess, waitReady } from './lib/har
 const { values: args } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
     'per-number': { type: 'string', default: '800' },
     fast: { type: 'string', default: '10000' },
+    only: { type: 'string', default: 'A,B,C,D' },
+    'cpu-prof': { type: 'string', default: '' },
+    concurrency: { type: 'string', default: '300' },
   },
 });
-const perNumber = Number(args['per-number']);
-const fastCount = Number(args.fast);
+const smoke = args.smoke;
+const perNumber = smoke ? 20 : Number(args['per-number']);
+const fastCount = smoke ? 200 : Number(args.fast);
+const singleCount = smoke ? 50 : 2000;
+const backlogCount = smoke ? 200 : 10_000;
+const otherCount = smoke ? 10 : 100;
+const only = new Set(args.only.split(','));
 const say = (text) => !args.json && console.error(text);
 
 const senderDir = join(repoRoot, 'apps', 'message-sender');
@@ -42,6 +56,8 @@ const token = 'EAAbenchsendertoken000001';
 const FAST = '310000000000000';
 const SLOW = Array.from({ length: 20 }, (_, i) => `3200000000000${String(i).padStart(2, '0')}`);
 const SINGLE = '330000000000001';
+const BACKLOG = '340000000000001';
+const OTHER = '340000000000002';
 
 const seed = {
   apps: [{ id: '100000000000001', secret: 'bench-secret' }],
@@ -53,6 +69,8 @@ const seed = {
       phoneNumbers: [
         { id: FAST, display: '15550100000', verifiedName: 'Bench fast', throughputMps: 1000 },
         { id: SINGLE, display: '15550100001', verifiedName: 'Bench single', throughputMps: 80 },
+        { id: BACKLOG, display: '15550100002', verifiedName: 'Bench backlog', throughputMps: 80 },
+        { id: OTHER, display: '15550100003', verifiedName: 'Bench other', throughputMps: 80 },
         ...SLOW.map((id, i) => ({
           id,
           display: `155502000${String(i).padStart(2, '0')}`,
@@ -98,19 +116,25 @@ await redis.hset(`${prefix}:{sender}:mps`, FAST, '1000');
 await redis.set(`${prefix}:{suppression}:ready`, new Date().toISOString());
 
 const senderPort = await freePort();
-const sender = startProcess(join(senderDir, 'dist', 'server.js'), [], {
-  PORT: String(senderPort),
-  HOST: '127.0.0.1',
-  LOG_LEVEL: 'warn',
-  REDIS_URL: infra.WAPI_REDIS_URL,
-  MONGO_URL: infra.WAPI_MONGO_URL,
-  MONGO_DB: dbName,
-  KEY_PREFIX: prefix,
-  INTERNAL_AUTH_PRIVATE_KEY: privateKey,
-  GRAPH_BASE_URL: `http://127.0.0.1:${sandboxPort}`,
-  META_ACCESS_TOKEN_FILE: join(dir, 'token'),
-  SENDER_CONCURRENCY: '300',
-});
+const senderEntry = join(senderDir, 'dist', 'server.js');
+// Node refuses --cpu-prof in NODE_OPTIONS: the flags go before the script instead.
+const sender = startProcess(
+  args['cpu-prof'] ? '--cpu-prof' : senderEntry,
+  args['cpu-prof'] ? [`--cpu-prof-dir=${args['cpu-prof']}`, senderEntry] : [],
+  {
+    PORT: String(senderPort),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    REDIS_URL: infra.WAPI_REDIS_URL,
+    MONGO_URL: infra.WAPI_MONGO_URL,
+    MONGO_DB: dbName,
+    KEY_PREFIX: prefix,
+    INTERNAL_AUTH_PRIVATE_KEY: privateKey,
+    GRAPH_BASE_URL: `http://127.0.0.1:${sandboxPort}`,
+    META_ACCESS_TOKEN_FILE: join(dir, 'token'),
+    SENDER_CONCURRENCY: args.concurrency,
+  },
+);
 await waitReady(`http://127.0.0.1:${senderPort}/health/ready`, sender);
 
 const sendQueue = new Queue('message.send.v1', {
@@ -135,29 +159,33 @@ function rssMb(pid) {
 const rateLimited = () => (sender.output().match(/"code":130429/g) ?? []).length;
 
 let sent = 0;
+function job(name, pnid, i) {
+  const messageId = `${name}_${pnid}_${i}`;
+  return {
+    name: 'message.send.v1',
+    data: {
+      workspaceId: 'ws_bench',
+      messageId,
+      phoneNumberId: pnid,
+      to: `1${pnid.slice(-4)}${String(i).padStart(6, '0')}`,
+      category: 'utility',
+      content: { type: 'template', template: { name: 'hello_world', language: 'en_US' } },
+      acceptedAt: new Date().toISOString(),
+    },
+    opts: { jobId: `ws_bench~${messageId}`, removeOnComplete: true },
+  };
+}
+async function enqueue(jobs) {
+  for (let i = 0; i < jobs.length; i += 1000) await sendQueue.addBulk(jobs.slice(i, i + 1000));
+}
+
 async function scenario(name, numbers, count) {
   const jobs = [];
-  for (const pnid of numbers)
-    for (let i = 0; i < count; i += 1) {
-      const messageId = `${name}_${pnid}_${i}`;
-      jobs.push({
-        name: 'message.send.v1',
-        data: {
-          workspaceId: 'ws_bench',
-          messageId,
-          phoneNumberId: pnid,
-          to: `1${pnid.slice(-4)}${String(i).padStart(6, '0')}`,
-          category: 'utility',
-          content: { type: 'template', template: { name: 'hello_world', language: 'en_US' } },
-          acceptedAt: new Date().toISOString(),
-        },
-        opts: { jobId: `ws_bench~${messageId}`, removeOnComplete: true },
-      });
-    }
+  for (const pnid of numbers) for (let i = 0; i < count; i += 1) jobs.push(job(name, pnid, i));
   const before429 = rateLimited();
   const cpu0 = cpuMs(sender.child.pid);
   const started = Date.now();
-  for (let i = 0; i < jobs.length; i += 1000) await sendQueue.addBulk(jobs.slice(i, i + 1000));
+  await enqueue(jobs);
   const target = sent + jobs.length;
   let peakRss = 0;
   for (;;) {
@@ -178,7 +206,33 @@ async function scenario(name, numbers, count) {
     perSecond: Math.round(jobs.length / seconds),
     errors130429: rateLimited() - before429,
     cpuSecondsPerSecond: Number((cpu / seconds).toFixed(2)),
+    cpuMicrosecondsPerMessage: Math.round((cpu * 1e6) / jobs.length),
     peakRssMb: peakRss,
+  };
+  say(JSON.stringify(result));
+  return result;
+}
+
+/** D: the other number's messages, enqueued right after a backlog on one number. */
+async function backlogScenario() {
+  const before429 = rateLimited();
+  await enqueue(Array.from({ length: backlogCount }, (_, i) => job('D_backlog', BACKLOG, i)));
+  const other = Array.from({ length: otherCount }, (_, i) => job('D_other', OTHER, i));
+  const started = Date.now();
+  await enqueue(other);
+  for (;;) {
+    const done = await Promise.all(other.map((j) => eventQueue.getJob(`ws_bench~${j.data.messageId}~sent`)));
+    if (done.every(Boolean)) break;
+    if (Date.now() - started > 60_000) throw new Error('D: the other number was not done after 60 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const result = {
+    name: `D_other_${otherCount}_behind_${backlogCount}`,
+    messages: otherCount,
+    seconds: Number(seconds.toFixed(2)),
+    ownPacingSeconds: Number((otherCount / (80 * 0.95)).toFixed(2)),
+    errors130429: rateLimited() - before429,
   };
   say(JSON.stringify(result));
   return result;
@@ -186,9 +240,10 @@ async function scenario(name, numbers, count) {
 
 const results = [];
 try {
-  results.push(await scenario('A_2000_at_80', [SINGLE], 2000));
-  results.push(await scenario('B_one_number_1000', [FAST], fastCount));
-  results.push(await scenario('C_20_numbers_80', SLOW, perNumber));
+  if (only.has('A')) results.push(await scenario(`A_${singleCount}_at_80`, [SINGLE], singleCount));
+  if (only.has('B')) results.push(await scenario('B_one_number_1000', [FAST], fastCount));
+  if (only.has('C')) results.push(await scenario('C_20_numbers_80', SLOW, perNumber));
+  if (only.has('D')) results.push(await backlogScenario());
 } finally {
   sender.child.kill('SIGTERM');
   sandbox.child.kill('SIGTERM');

@@ -32,7 +32,7 @@ export interface AppDeps {
   /** The service's logger (runService passes its one logger; tests may pass one writing to a stream). */
   log?: Logger;
   /** The send worker's own dependencies; without them the app serves only health and metrics. */
-  sending?: Pick<SendingDeps, 'workerConnection' | 'tokens' | 'now'>;
+  sending?: Pick<SendingDeps, 'workerConnection' | 'tokens' | 'directory' | 'random' | 'now'>;
 }
 
 /** Builds message-sender: no I/O at import, every dependency passed in. */

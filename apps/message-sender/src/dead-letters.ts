@@ -66,7 +66,8 @@ export function createDeadLetters(
     /**
      * Sends chosen dead letters again: never to a contact who has opted out since (checked
      * now), and the ledger is reopened so the next run may call Graph (the operator decided
-     * that an in-doubt message was not delivered).
+     * that an in-doubt message was not delivered) — unless its status webhook has arrived
+     * meanwhile (`sentKey`): then the run records it as sent, without a call.
      */
     async replay(jobIds: readonly string[]): Promise<ReplayResponse> {
       const answer: ReplayResponse = { replayed: [], refused: [] };
@@ -93,7 +94,9 @@ export function createDeadLetters(
             continue;
           }
         }
-        await state.reset(p.workspaceId, p.messageId);
+        // A status webhook showed Meta has it: the ledger stays `calling`, so the retried job
+        // settles it from that (sent, with its wamid) instead of calling Graph again.
+        if (!(await state.settled(p.workspaceId, p.messageId))) await state.reset(p.workspaceId, p.messageId);
         await job.updateProgress({});
         await job.retry('failed');
         answer.replayed.push(jobId);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { type DirectoryEntry, directoryKey } from '@wapi/contracts';
+import { directoryKey } from '@wapi/contracts';
 import type { VaultClient } from '@wapi/vault-client';
-import type { Redis } from 'ioredis';
+import type { DirectoryCache } from './directory';
 
 /** Where the sender gets a phone number's Graph access token. */
 export interface TokenSource {
@@ -10,25 +10,25 @@ export interface TokenSource {
 }
 
 /**
- * Tokens from vault (purpose `meta.access_token`, record = the number's WABA id, read from
- * gateway's phone-number directory in Redis). `fresh` bypasses the client's cache (after a
- * 190, the cached copy is the one Meta refused).
+ * Tokens from vault (purpose `meta.access_token`, record = the phone number id: where gateway
+ * stores the token of each connected number, manual or Embedded Signup). The directory is read
+ * first so that a message can only use a number of its own workspace. `fresh` bypasses the
+ * client's cache (after a 190, the cached copy is the one Meta refused).
  */
-export function vaultTokenSource(vault: VaultClient, redis: Redis, prefix: string): TokenSource {
+export function vaultTokenSource(vault: VaultClient, directory: DirectoryCache, prefix: string): TokenSource {
   return {
     async get(workspaceId, phoneNumberId, fresh) {
-      const raw = await redis.get(directoryKey(prefix, phoneNumberId));
-      if (!raw)
+      const entry = await directory.get(phoneNumberId);
+      if (!entry)
         throw new Error(
           `phone number ${phoneNumberId} is not in the directory (Redis ${directoryKey(prefix, phoneNumberId)}); gateway rebuilds it at start-up — the job is retried`,
         );
-      const entry = JSON.parse(raw) as DirectoryEntry;
       if (entry.workspaceId !== workspaceId)
         throw new Error(
           `phone number ${phoneNumberId} belongs to another workspace than the message's; fix the message or the directory`,
         );
-      if (fresh) return (await vault.read(workspaceId, 'meta.access_token', entry.wabaId)).value;
-      return vault.get(workspaceId, 'meta.access_token', entry.wabaId);
+      if (fresh) return (await vault.read(workspaceId, 'meta.access_token', phoneNumberId)).value;
+      return vault.get(workspaceId, 'meta.access_token', phoneNumberId);
     },
   };
 }

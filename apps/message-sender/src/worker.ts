@@ -1,12 +1,20 @@
 import { createMetaClient } from '@wapi/meta-client';
-import { createProducer, createWorker, drainOnClose, type ServiceApp } from '@wapi/service-kit';
+import {
+  createProducer,
+  createWorker,
+  drainOnClose,
+  type Producer,
+  type ServiceApp,
+} from '@wapi/service-kit';
 import { globalRepository } from '@wapi/store';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { createLedgerBatcher, type LedgerDoc } from './batcher';
 import type { Config } from './config';
-import { createSenderMetrics } from './metrics';
+import { createDirectoryCache, type DirectoryCache } from './directory';
+import { createSenderMetrics, REPORTED_PRIORITIES } from './metrics';
+import { createParking } from './park';
 import { createRedisState } from './redis-state';
 import { createSendProcessor } from './sender';
 import type { TokenSource } from './tokens';
@@ -23,6 +31,10 @@ export interface SendingDeps {
   db: Db;
   log: Logger;
   tokens: TokenSource;
+  /** Gateway's directory, cached (shared with the token source); one is made when absent. */
+  directory?: DirectoryCache;
+  /** Random numbers for retry jitter (tests); `Math.random` when absent. */
+  random?: () => number;
   now?: () => number;
 }
 
@@ -49,15 +61,48 @@ export function startSending(app: ServiceApp, deps: SendingDeps) {
   });
   const state = createRedisState(deps.redis, prefix);
   const ledger = createLedgerBatcher(globalRepository<LedgerDoc>(deps.db, LEDGER_COLLECTION));
-  const metrics = createSenderMetrics();
+  // Queue depth is read on scrape only, through a queue handle opened on first scrape.
+  let counts: Producer<'message.send.v1'> | undefined;
+  const countsQueue = () => {
+    counts ??= createProducer('message.send.v1', { connection: deps.redis, prefix, log });
+    return counts.queue;
+  };
+  const metrics = createSenderMetrics(app.metrics, {
+    byPriority: async () => {
+      const queue = countsQueue();
+      const [waiting, prioritized] = await Promise.all([
+        queue.getWaitingCount(),
+        queue.getCountsPerPriority(REPORTED_PRIORITIES.filter((p) => p > 0)),
+      ]);
+      return { ...prioritized, 0: waiting };
+    },
+    delayed: () => countsQueue().getDelayedCount(),
+  });
+  const directory =
+    deps.directory ?? createDirectoryCache(deps.redis, prefix, config.SENDER_DIRECTORY_CACHE_MS, deps.now);
+  // The worker's own keys, read at the first park (the worker exists by then).
+  let worker: ReturnType<typeof createWorker<'message.send.v1'>> | undefined;
+  const parking = createParking(deps.redis, () => {
+    if (!worker) throw new Error('the send worker is not started yet');
+    const key = (type: string) => worker?.toKey(type) ?? '';
+    return {
+      wait: key('wait'),
+      prioritized: key('prioritized'),
+      delayed: key('delayed'),
+      marker: key('marker'),
+      jobPrefix: key(''),
+    };
+  });
   const process = createSendProcessor({
     metrics,
+    parking,
     redis: deps.redis,
     prefix,
     state,
     ledger,
     meta,
     tokens: deps.tokens,
+    directory,
     events,
     log,
     pacing: {
@@ -66,11 +111,20 @@ export function startSending(app: ServiceApp, deps: SendingDeps) {
       pairBurst: config.SENDER_PAIR_BURST,
       pairIntervalMs: config.SENDER_PAIR_INTERVAL_MS,
       marketingShare: config.SENDER_MARKETING_SHARE,
+      marketingHorizonMs: config.SENDER_MARKETING_HORIZON_MS,
+      messagingLimitMaxWaitMs: config.SENDER_MESSAGING_LIMIT_MAX_WAIT_MS,
+      directoryCacheMs: config.SENDER_DIRECTORY_CACHE_MS,
+    },
+    retry: {
+      baseMs: config.SENDER_RETRY_BASE_MS,
+      maxMs: config.SENDER_RETRY_MAX_MS,
+      ...(deps.random ? { random: deps.random } : {}),
     },
     inDoubtAfterMs: config.GRAPH_TIMEOUT_MS + 2_000,
+    settleWaitMs: config.SENDER_SETTLE_WAIT_MS,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  const worker = createWorker(
+  worker = createWorker(
     'message.send.v1',
     process,
     { connection: deps.workerConnection, prefix, log },
@@ -83,6 +137,7 @@ export function startSending(app: ServiceApp, deps: SendingDeps) {
   drainOnClose(app, worker);
   app.addHook('onClose', async () => {
     await events.close();
+    await counts?.close();
   });
   return { worker, state, metrics, events };
 }
