@@ -117,7 +117,6 @@ try {
     sandbox: sandboxControl(sandboxUrl, platform.sandboxAdminToken),
     webhookUrl: platform.webhookUrl,
     stateFile: demoFile,
-    platform,
   });
 
   const lines = [

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { publicApi } from './api.mjs';
-import { bridgeTokenRecordSeam, connectSandboxNumber, worldSeed } from './world.mjs';
+import { connectSandboxNumber, worldSeed } from './world.mjs';
 
 /** Fixed ids of the demo world: the connected number survives a restart of the sandbox. */
 export const DEMO = /** @type {const} */ ({
@@ -80,10 +80,10 @@ export const demoMetaApp = (state) => ({
 
 /**
  * Seeds the demo world into the sandbox and the demo workspace into wapi, idempotently.
- * @param {{ gatewayUrl: string, sandbox: import('./api.mjs').SandboxControl, webhookUrl: string, stateFile: string, platform: import('./platform.mjs').Platform }} options
+ * @param {{ gatewayUrl: string, sandbox: import('./api.mjs').SandboxControl, webhookUrl: string, stateFile: string }} options
  * @returns {Promise<DemoWorkspace>}
  */
-export async function ensureDemoWorkspace({ gatewayUrl, sandbox, webhookUrl, stateFile, platform }) {
+export async function ensureDemoWorkspace({ gatewayUrl, sandbox, webhookUrl, stateFile }) {
   const state = demoState(stateFile);
   const number = {
     phoneNumberId: DEMO.phoneNumberId,
@@ -126,7 +126,6 @@ export async function ensureDemoWorkspace({ gatewayUrl, sandbox, webhookUrl, sta
   const owner = publicApi(gatewayUrl, accessToken);
   const workspace = await owner.get('/api/v1/workspace');
   await connectSandboxNumber(owner, number, { sandbox, appId: DEMO.appId });
-  await bridgeTokenRecordSeam(platform, workspace.id, number);
 
   // The key is shown once, at creation: keep it, and make a new one only when it stopped working.
   if (

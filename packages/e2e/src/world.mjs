@@ -128,32 +128,4 @@ export async function connectSandboxNumber(api, number, meta) {
   return api.get(`/api/v1/phone-numbers/${number.phoneNumberId}`);
 }
 
-/**
- * SEAM WORKAROUND, to delete once gateway and message-sender agree (see the package README):
- * gateway stores a number's Graph token in vault under record = the phone number id
- * (manual connect, Embedded Signup, template and number sync), while message-sender reads
- * record = the number's WABA id (apps/message-sender/src/tokens.ts), finds nothing, and every
- * send is retried until it is dead-lettered. This copies the token to the record the sender
- * reads, as gateway (the only writer of `meta.access_token`), so that the rest of the path can
- * be exercised meanwhile.
- * @param {import('./platform.mjs').Platform} platform
- * @param {string} workspaceId
- * @param {{ phoneNumberId: string, wabaId: string }} number
- */
-export async function bridgeTokenRecordSeam(platform, workspaceId, number) {
-  const base = `${platform.url('vault')}/internal/v1/workspaces/${workspaceId}/secrets/meta.access_token`;
-  const auth = () => ({ authorization: `Bearer ${platform.token('gateway', 'vault')}` });
-  const read = await fetch(`${base}/${number.phoneNumberId}`, { headers: auth() });
-  if (!read.ok)
-    throw new Error(`vault has no token for number ${number.phoneNumberId} (HTTP ${read.status})`);
-  const { value } = /** @type {{ value: string }} */ (await read.json());
-  const write = await fetch(`${base}/${number.wabaId}`, {
-    method: 'PUT',
-    headers: { ...auth(), 'content-type': 'application/json' },
-    body: JSON.stringify({ value }),
-  });
-  if (!write.ok)
-    throw new Error(`vault refused the token copy (HTTP ${write.status}: ${await write.text()})`);
-}
-
 export { publicApi };

@@ -2,7 +2,7 @@ import { useTestContext, waitFor } from '@wapi/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Api, followEvents, publicApi, type SandboxControl, sandboxControl } from '../src/api.mjs';
 import type { MetaApp, Platform } from '../src/platform.mjs';
-import { bridgeTokenRecordSeam, connectSandboxNumber, type SandboxNumber, worldSeed } from '../src/world.mjs';
+import { connectSandboxNumber, type SandboxNumber, worldSeed } from '../src/world.mjs';
 import { dropPlatformDatabases, logTails, startSuitePlatform } from './setup';
 
 // The platform as separately deployed processes (packages/e2e/README.md), driven through the
@@ -88,7 +88,6 @@ describe('the walkthrough, end to end across six separate services', () => {
 
     contactId = (await api.post('/api/v1/contacts', { phone: `+${CUSTOMER.waId}`, name: CUSTOMER.name })).id;
     const number = await connectSandboxNumber(owner, NUMBER, { sandbox, appId: metaApp.appId });
-    await bridgeTokenRecordSeam(platform, signup.workspace.id, NUMBER);
     expect(number).toMatchObject({ phoneNumberId: NUMBER.phoneNumberId, status: 'connected' });
     const listed = await api.get('/api/v1/phone-numbers');
     expect(listed.phoneNumbers.map((n: { phoneNumberId: string }) => n.phoneNumberId)).toEqual([
@@ -104,19 +103,16 @@ describe('the walkthrough, end to end across six separate services', () => {
       components: [{ type: 'BODY', text: 'Your order has shipped.' }],
     });
     expect(created).toMatchObject({ status: 'PENDING', wabaId: NUMBER.wabaId });
-    // Meta's review ends with a message_template_status_update webhook (sandbox -> webhook-ingest
-    // -> account.update.v1 -> gateway), which does not reach gateway yet: webhook-ingest routes
-    // it by the WABA directory, which gateway does not publish (packages/e2e/README.md, "Seams").
-    // Until it does, the approval is learnt by a sync with Meta's list, as the periodic sync would.
+    // Meta's review ends with a message_template_status_update webhook: sandbox -> webhook-ingest
+    // (routed by the WABA directory gateway publishes) -> account.update.v1 -> gateway. No sync.
     let seen: unknown;
     await waitFor(
       async () => {
-        const sync = await api.post('/api/v1/templates/sync');
         const { templates } = await api.get('/api/v1/templates?name=order_update&language=en_US');
-        seen = { sync, templates };
+        seen = templates;
         return templates[0]?.status === 'APPROVED';
       },
-      { timeoutMs: 20_000, intervalMs: 250, what: 'the template approved at wapi' },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'the approval webhook applied at wapi' },
     ).catch((error) => {
       throw new Error(`${error.message}; last seen ${JSON.stringify(seen)}`);
     });
@@ -301,10 +297,8 @@ describe('a mixed run across several numbers with duplicated and reordered webho
         })),
       }),
     );
-    for (const number of numbers) {
+    for (const number of numbers)
       await connectSandboxNumber(owner, number, { sandbox, appId: metaApp.appId });
-      await bridgeTokenRecordSeam(platform, signup.workspace.id, number);
-    }
     // The templates were approved at Meta before wapi knew the numbers: a sync imports them.
     expect((await api.post('/api/v1/templates/sync')).synced).toBe(2);
     await sandbox.setFaults({ duplicateRate: 0.3, reorder: true });
