@@ -1,20 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { SignupResponse } from '@wapi/contracts';
 import { createLogger } from '@wapi/service-kit';
 import { asWorkspaceId } from '@wapi/store';
-import {
-  freePort,
-  internalAuthEnv,
-  mintServiceToken,
-  spawnService,
-  type TestContext,
-  testKeySet,
-  waitFor,
-  withDatabase,
-} from '@wapi/testkit';
+import { internalAuthEnv, mintServiceToken, type TestContext, testKeySet } from '@wapi/testkit';
 import { Redis } from 'ioredis';
 import { buildApp } from '../src/app';
 import { loadServiceConfig } from '../src/config';
@@ -136,43 +125,8 @@ export function serviceToken(caller: 'webhook-ingest' | 'message-sender' | 'comp
   return `Bearer ${mintServiceToken(key.privateKey, { iss: caller, aud: 'gateway' })}`;
 }
 
-/** The real vault, built (`apps/vault/dist`), on a free port with its own database. */
-export async function startVault(ctx: TestContext): Promise<{ url: string; stop(): Promise<void> }> {
-  const dist = fileURLToPath(new URL('../../vault/dist/server.js', import.meta.url));
-  if (!existsSync(dist))
-    throw new Error(`${dist} is missing: build vault first (pnpm --filter @wapi/vault build)`);
-  const port = await freePort();
-  const dbName = `${ctx.dbName}_v`;
-  const vault = spawnService(dist, {
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    REDIS_URL: ctx.infra.redisUrl,
-    KEY_PREFIX: ctx.prefix,
-    MONGO_URL: withDatabase(ctx.infra.mongoUrl, dbName),
-    MONGO_DB: dbName,
-    TOKEN_MASTER_KEY: randomBytes(32).toString('hex'),
-    ...internalAuthEnv('vault'),
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/health/ready`).catch(() => undefined))?.ok === true, {
-    timeoutMs: 20_000,
-    what: `vault ready (output: ${vault.output().slice(-500)})`,
-  });
-  return {
-    url,
-    async stop() {
-      if (vault.child.exitCode === null) {
-        vault.child.kill('SIGTERM');
-        await vault.exited;
-      }
-      await ctx.mongo
-        .db(dbName)
-        .dropDatabase()
-        .catch(() => undefined);
-    },
-  };
-}
+/** The real vault, built, as its own process (testkit). */
+export { startVault } from '@wapi/testkit';
 
 /** A connected number stored as the connect route stores it (for tests that need no vault). */
 export async function insertPhoneNumber(

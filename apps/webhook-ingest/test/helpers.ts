@@ -1,17 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { directoryKey, type QueueName, queuePrefix, wabaDirectoryKey } from '@wapi/contracts';
 import { closeRedis, createRedis, type ServiceApp } from '@wapi/service-kit';
 import {
-  freePort,
   internalAuthEnv,
   mintServiceToken,
-  spawnService,
+  type StartedVault,
+  startVault as startBuiltVault,
   type TestContext,
   testKeySet,
-  waitFor,
-  withDatabase,
 } from '@wapi/testkit';
 import { createVaultClient, type VaultClient } from '@wapi/vault-client';
 import { Queue } from 'bullmq';
@@ -125,37 +120,17 @@ export async function connectWaba(ctx: TestContext, wabaId: string, workspaceId:
   await ctx.redis.set(wabaDirectoryKey(ctx.prefix, wabaId), JSON.stringify({ wabaId, workspaceId }));
 }
 
-/** The real vault, built (`apps/vault/dist`), on a free port with its own database and the test's prefix. */
-export async function startVault(ctx: TestContext): Promise<{
-  url: string;
-  /** A client authenticated as gateway, the service that writes app secrets. */
-  asGateway: VaultClient;
-  stop(): Promise<void>;
-}> {
-  const dist = fileURLToPath(new URL('../../vault/dist/server.js', import.meta.url));
-  if (!existsSync(dist))
-    throw new Error(`${dist} is missing: build vault first (pnpm --filter @wapi/vault build)`);
-  const port = await freePort();
-  const dbName = `${ctx.dbName}_v`;
-  const vault = spawnService(dist, {
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    REDIS_URL: ctx.infra.redisUrl,
-    KEY_PREFIX: ctx.prefix,
-    MONGO_URL: withDatabase(ctx.infra.mongoUrl, dbName),
-    MONGO_DB: dbName,
-    TOKEN_MASTER_KEY: randomBytes(32).toString('hex'),
-    ...internalAuthEnv('vault'),
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/health/ready`).catch(() => undefined))?.ok === true, {
-    timeoutMs: 20_000,
-    what: `vault ready (output: ${vault.output().slice(-500)})`,
-  });
+/** The real vault, built, as its own process (testkit), with a client authenticated as gateway. */
+export async function startVault(ctx: TestContext): Promise<
+  StartedVault & {
+    /** A client authenticated as gateway, the service that writes app secrets. */
+    asGateway: VaultClient;
+  }
+> {
+  const vault = await startBuiltVault(ctx);
   const gatewayKey = testKeySet().get('gateway')!.privateKey;
   const asGateway = createVaultClient({
-    baseUrl: url,
+    baseUrl: vault.url,
     auth: {
       headerFor: (aud) => `Bearer ${mintServiceToken(gatewayKey, { iss: 'gateway', aud })}`,
     },
@@ -163,17 +138,11 @@ export async function startVault(ctx: TestContext): Promise<{
     cacheTtlMs: 0,
   });
   return {
-    url,
+    ...vault,
     asGateway,
     async stop() {
-      if (vault.child.exitCode === null) {
-        vault.child.kill('SIGTERM');
-        await vault.exited;
-      }
-      await ctx.mongo
-        .db(dbName)
-        .dropDatabase()
-        .catch(() => undefined);
+      await asGateway.close();
+      await vault.stop();
     },
   };
 }

@@ -8,4 +8,5 @@ export * from './ports';
 export * from './redis-server';
 export * from './service-conformance';
 export * from './spawn';
+export * from './vault';
 export * from './wait';
