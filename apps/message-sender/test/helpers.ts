@@ -2,9 +2,20 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MessageEventV1, MessageSendV1 } from '@wapi/contracts';
-import { createProducer, jobIdOf } from '@wapi/service-kit';
-import { type MetaSandbox, type SandboxSentMessage, type TestContext, waitFor } from '@wapi/testkit';
+import { createProducer, jobIdOf, type ServiceApp } from '@wapi/service-kit';
+import {
+  internalAuthEnv,
+  type MetaSandbox,
+  type SandboxSentMessage,
+  type TestContext,
+  testKeySet,
+  waitFor,
+} from '@wapi/testkit';
+import { Redis } from 'ioredis';
 import pino from 'pino';
+import { buildApp } from '../src/app';
+import { loadServiceConfig, SERVICE } from '../src/config';
+import type { TokenSource } from '../src/tokens';
 
 export const WS = 'ws_sender';
 const log = pino({ level: 'silent' });
@@ -97,4 +108,49 @@ export async function receivedCounts(
     byId.set(id, [...(byId.get(id) ?? []), m]);
   }
   return byId;
+}
+
+/**
+ * message-sender in this process with its send worker, against `graphUrl` (the sandbox, or
+ * a relay in front of it), and the test's queues. `env` adds or overrides variables.
+ */
+export async function startSender(
+  ctx: TestContext,
+  options: {
+    graphUrl: string;
+    tokens: TokenSource;
+    env?: Record<string, string>;
+    now?: () => number;
+  },
+): Promise<{ app: ServiceApp; q: ReturnType<typeof queues>; close(): Promise<void> }> {
+  const config = loadServiceConfig({
+    REDIS_URL: ctx.infra.redisUrl,
+    MONGO_URL: ctx.mongoUrl,
+    MONGO_DB: ctx.dbName,
+    KEY_PREFIX: ctx.prefix,
+    LOG_LEVEL: 'warn',
+    ...internalAuthEnv(SERVICE),
+    // gateway lists and replays dead letters (services.json).
+    INTERNAL_AUTH_PUBLIC_KEYS: `gateway=${testKeySet().get('gateway')?.publicKey}`,
+    GRAPH_BASE_URL: options.graphUrl,
+    ...options.env,
+  });
+  const workerConnection = new Redis(ctx.infra.redisUrl, { maxRetriesPerRequest: null });
+  const app = await buildApp({
+    config,
+    redis: ctx.redis,
+    db: ctx.db,
+    sending: { workerConnection, tokens: options.tokens, ...(options.now ? { now: options.now } : {}) },
+  });
+  await app.ready();
+  const q = queues(ctx);
+  return {
+    app,
+    q,
+    async close() {
+      await app.close();
+      await q.close();
+      workerConnection.disconnect();
+    },
+  };
 }

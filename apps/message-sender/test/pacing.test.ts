@@ -1,21 +1,13 @@
 import { markSuppressionReady } from '@wapi/consent';
 import { type DirectoryEntry, directoryKey, sendPriorityOf, windowKey } from '@wapi/contracts';
 import type { ServiceApp } from '@wapi/service-kit';
-import {
-  internalAuthEnv,
-  type MetaSandbox,
-  sandboxFixture,
-  startMetaSandbox,
-  useTestContext,
-  waitFor,
-} from '@wapi/testkit';
-import { Redis } from 'ioredis';
+import { type MetaSandbox, sandboxFixture, startMetaSandbox, useTestContext, waitFor } from '@wapi/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, sendingOf } from '../src/app';
-import { loadServiceConfig, SERVICE } from '../src/config';
+import { sendingOf } from '../src/app';
+import { SERVICE } from '../src/config';
 import { countOf } from '../src/metrics';
 import { fileTokenSource } from '../src/tokens';
-import { queues, receivedCounts, templateSend, tokenFile, WS } from './helpers';
+import { type queues, receivedCounts, startSender, templateSend, tokenFile, WS } from './helpers';
 
 // What the gateway's directory says about each number drives the sender's pacing here:
 // throughput levels, the portfolio and its messaging limit. The sandbox (Meta) allows a
@@ -51,7 +43,7 @@ const world = sandboxFixture({
 
 let sandbox: MetaSandbox;
 let app: ServiceApp;
-let workerConnection: Redis;
+let close: () => Promise<void>;
 let q: ReturnType<typeof queues>;
 /** The sender's clock runs this far ahead of the wall clock (the messaging limit's 24 h). */
 let clockOffset = 0;
@@ -66,41 +58,23 @@ async function directory(entry: Omit<DirectoryEntry, 'workspaceId' | 'wabaId'>) 
 beforeAll(async () => {
   sandbox = await startMetaSandbox({ redisUrl: ctx.infra.redisUrl, seed: world.seed });
   await markSuppressionReady(ctx.redis, ctx.prefix);
-  const config = loadServiceConfig({
-    REDIS_URL: ctx.infra.redisUrl,
-    MONGO_URL: ctx.mongoUrl,
-    MONGO_DB: ctx.dbName,
-    KEY_PREFIX: ctx.prefix,
-    LOG_LEVEL: 'warn',
-    ...internalAuthEnv(SERVICE),
-    GRAPH_BASE_URL: sandbox.baseUrl,
-    META_ACCESS_TOKEN_FILE: tokenFile(world.accessToken),
-    SENDER_DIRECTORY_CACHE_MS: '200',
-    // Longer than the 24 h window, so a utility template waits for a free place (authentication
-    // keeps its own 10-minute bound).
-    SENDER_MESSAGING_LIMIT_MAX_WAIT_MS: String(25 * 3600_000),
-  });
-  workerConnection = new Redis(ctx.infra.redisUrl, { maxRetriesPerRequest: null });
-  app = await buildApp({
-    config,
-    redis: ctx.redis,
-    db: ctx.db,
-    sending: {
-      workerConnection,
-      tokens: fileTokenSource(tokenFile(world.accessToken)),
-      now: () => Date.now() + clockOffset,
+  ({ app, q, close } = await startSender(ctx, {
+    graphUrl: sandbox.baseUrl,
+    tokens: fileTokenSource(tokenFile(world.accessToken)),
+    env: {
+      SENDER_DIRECTORY_CACHE_MS: '200',
+      // Longer than the 24 h window, so a utility template waits for a free place
+      // (authentication keeps its own 10-minute bound).
+      SENDER_MESSAGING_LIMIT_MAX_WAIT_MS: String(25 * 3600_000),
     },
-  });
-  await app.ready();
-  q = queues(ctx);
+    now: () => Date.now() + clockOffset,
+  }));
 }, 60_000);
 
 afterAll(async () => {
-  await app?.close();
   // The campaign's backlog is not waited for.
   await q?.send.queue.obliterate({ force: true });
-  await q?.close();
-  workerConnection?.disconnect();
+  await close?.();
   await sandbox?.stop();
 });
 

@@ -3,7 +3,6 @@ import { markSuppressionReady, publishSuppression } from '@wapi/consent';
 import { windowKey } from '@wapi/contracts';
 import type { ServiceApp } from '@wapi/service-kit';
 import {
-  internalAuthEnv,
   type MetaSandbox,
   mintServiceToken,
   sandboxFixture,
@@ -12,13 +11,12 @@ import {
   useTestContext,
   waitFor,
 } from '@wapi/testkit';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, sendingOf } from '../src/app';
-import { loadServiceConfig, SERVICE } from '../src/config';
+import { sendingOf } from '../src/app';
+import { SERVICE } from '../src/config';
 import { countOf } from '../src/metrics';
 import { fileTokenSource } from '../src/tokens';
-import { queues, receivedCounts, templateSend, tokenFile, WS } from './helpers';
+import { type queues, receivedCounts, startSender, templateSend, tokenFile, WS } from './helpers';
 
 // Scaled down to keep the suite fast (the bench runs the full sizes): the sender paces
 // numbers at 40 msg/s and the pair rate to a burst of 5 then one per 600 ms.
@@ -52,7 +50,7 @@ const world = sandboxFixture({
 
 let sandbox: MetaSandbox;
 let app: ServiceApp;
-let workerConnection: Redis;
+let close: () => Promise<void>;
 let q: ReturnType<typeof queues>;
 let file: string;
 
@@ -68,37 +66,21 @@ beforeAll(async () => {
   file = tokenFile('EAAstaletoken00000000001');
   const tokens = fileTokenSource(file);
   writeFileSync(file, world.accessToken);
-  const config = loadServiceConfig({
-    REDIS_URL: ctx.infra.redisUrl,
-    MONGO_URL: ctx.mongoUrl,
-    MONGO_DB: ctx.dbName,
-    KEY_PREFIX: ctx.prefix,
-    LOG_LEVEL: 'warn',
-    ...internalAuthEnv(SERVICE),
-    // No service calls message-sender yet (services.json); an operator tool signs as gateway here.
-    INTERNAL_AUTH_PUBLIC_KEYS: `gateway=${testKeySet().get('gateway')?.publicKey}`,
-    GRAPH_BASE_URL: sandbox.baseUrl,
-    META_ACCESS_TOKEN_FILE: file,
-    SENDER_DEFAULT_MPS: String(MPS),
-    SENDER_PAIR_BURST: String(PAIR_BURST),
-    // 100 ms of headroom over the sandbox's interval, as the default has over Meta's 6 s.
-    SENDER_PAIR_INTERVAL_MS: String(PAIR_INTERVAL_MS + 100),
-  });
-  workerConnection = new Redis(ctx.infra.redisUrl, { maxRetriesPerRequest: null });
-  app = await buildApp({
-    config,
-    redis: ctx.redis,
-    db: ctx.db,
-    sending: { workerConnection, tokens },
-  });
-  await app.ready();
-  q = queues(ctx);
+  ({ app, q, close } = await startSender(ctx, {
+    graphUrl: sandbox.baseUrl,
+    tokens,
+    env: {
+      META_ACCESS_TOKEN_FILE: file,
+      SENDER_DEFAULT_MPS: String(MPS),
+      SENDER_PAIR_BURST: String(PAIR_BURST),
+      // 100 ms of headroom over the sandbox's interval, as the default has over Meta's 6 s.
+      SENDER_PAIR_INTERVAL_MS: String(PAIR_INTERVAL_MS + 100),
+    },
+  }));
 }, 60_000);
 
 afterAll(async () => {
-  await app?.close();
-  await q?.close();
-  workerConnection?.disconnect();
+  await close?.();
   await sandbox?.stop();
 });
 

@@ -3,7 +3,6 @@ import { markSuppressionReady } from '@wapi/consent';
 import { sentKey } from '@wapi/contracts';
 import type { ServiceApp } from '@wapi/service-kit';
 import {
-  internalAuthEnv,
   type MetaSandbox,
   mintServiceToken,
   sandboxFixture,
@@ -12,14 +11,13 @@ import {
   useTestContext,
   waitFor,
 } from '@wapi/testkit';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildApp, sendingOf } from '../src/app';
-import { loadServiceConfig, SERVICE } from '../src/config';
+import { sendingOf } from '../src/app';
+import { SERVICE } from '../src/config';
 import { countOf } from '../src/metrics';
 import { OUTCOME_UNKNOWN } from '../src/sender';
 import { fileTokenSource } from '../src/tokens';
-import { queues, receivedCounts, templateSend, tokenFile, WS } from './helpers';
+import { type queues, receivedCounts, startSender, templateSend, tokenFile, WS } from './helpers';
 
 // A send whose request reached Meta but whose answer never came back (the connection drops
 // after the request: the relay below forwards every request to the sandbox and cuts the
@@ -31,7 +29,7 @@ const world = sandboxFixture({ throughputMps: 80 });
 let sandbox: MetaSandbox;
 let relay: Server;
 let app: ServiceApp;
-let workerConnection: Redis;
+let close: () => Promise<void>;
 let q: ReturnType<typeof queues>;
 const sockets = new Set<Socket>();
 const droppedBeforeMeta = new Set<string>();
@@ -65,33 +63,15 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
   const address = relay.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  const config = loadServiceConfig({
-    REDIS_URL: ctx.infra.redisUrl,
-    MONGO_URL: ctx.mongoUrl,
-    MONGO_DB: ctx.dbName,
-    KEY_PREFIX: ctx.prefix,
-    LOG_LEVEL: 'silent',
-    ...internalAuthEnv(SERVICE),
-    INTERNAL_AUTH_PUBLIC_KEYS: `gateway=${testKeySet().get('gateway')?.publicKey}`,
-    GRAPH_BASE_URL: `http://127.0.0.1:${port}`,
-    GRAPH_TIMEOUT_MS: '500',
-    SENDER_SETTLE_WAIT_MS: '1000',
-  });
-  workerConnection = new Redis(ctx.infra.redisUrl, { maxRetriesPerRequest: null });
-  app = await buildApp({
-    config,
-    redis: ctx.redis,
-    db: ctx.db,
-    sending: { workerConnection, tokens: fileTokenSource(tokenFile(world.accessToken)) },
-  });
-  await app.ready();
-  q = queues(ctx);
+  ({ app, q, close } = await startSender(ctx, {
+    graphUrl: `http://127.0.0.1:${port}`,
+    tokens: fileTokenSource(tokenFile(world.accessToken)),
+    env: { LOG_LEVEL: 'silent', GRAPH_TIMEOUT_MS: '500', SENDER_SETTLE_WAIT_MS: '1000' },
+  }));
 }, 60_000);
 
 afterAll(async () => {
-  await app?.close();
-  await q?.close();
-  workerConnection?.disconnect();
+  await close?.();
   for (const socket of sockets) socket.destroy();
   await new Promise((resolve) => relay?.close(resolve));
   await sandbox?.stop();
