@@ -870,6 +870,13 @@ export interface QueueDefinition<S extends TSchema = TSchema> {
 }
 
 const keepCompleted = { age: 24 * 3600, count: 10_000 };
+/** Events and signals: applied idempotently by their consumer, so retried briskly. */
+const EVENT_DEFAULTS: JobDefaults = {
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: keepCompleted,
+  removeOnFail: false,
+};
 
 export const QUEUES = {
   'message.send.v1': {
@@ -887,45 +894,25 @@ export const QUEUES = {
     payload: MessageEventV1,
     producers: ['message-sender', 'webhook-ingest'],
     consumer: 'gateway',
-    defaults: {
-      attempts: 10,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: keepCompleted,
-      removeOnFail: false,
-    },
+    defaults: EVENT_DEFAULTS,
   },
   'message.inbound.v1': {
     payload: MessageInboundV1,
     producers: ['webhook-ingest'],
     consumer: 'gateway',
-    defaults: {
-      attempts: 10,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: keepCompleted,
-      removeOnFail: false,
-    },
+    defaults: EVENT_DEFAULTS,
   },
   'consent.signal.v1': {
     payload: ConsentSignalV1,
     producers: ['webhook-ingest', 'gateway'],
     consumer: 'compliance',
-    defaults: {
-      attempts: 10,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: keepCompleted,
-      removeOnFail: false,
-    },
+    defaults: EVENT_DEFAULTS,
   },
   'account.update.v1': {
     payload: AccountUpdateV1,
     producers: ['webhook-ingest'],
     consumer: 'gateway',
-    defaults: {
-      attempts: 10,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: keepCompleted,
-      removeOnFail: false,
-    },
+    defaults: EVENT_DEFAULTS,
   },
   'audit.v1': {
     payload: AuditV1,
