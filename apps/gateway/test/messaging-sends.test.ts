@@ -8,6 +8,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyMessageEvents } from '../src/messaging/apply-events';
 import { groupCommit } from '../src/messaging/group-commit';
+import { messageStateStore } from '../src/messaging/message-state';
 import { messageOutbox } from '../src/messaging/outbox';
 import { messagingRepositories } from '../src/messaging/repositories';
 import { gatewayEnv, type Harness, insertPhoneNumber, startGateway, storeTemplate } from './harness';
@@ -70,7 +71,12 @@ describe('reactions and locations', () => {
     expect(early.json().error.message).toContain('sent');
 
     const wamid = `wamid.${randomBytes(8).toString('hex')}`;
-    await applyMessageEvents(messagingRepositories(ctx.db), [
+    const state = messageStateStore({
+      redis: ctx.redis,
+      prefix: ctx.prefix,
+      repos: messagingRepositories(ctx.db),
+    });
+    await applyMessageEvents(state, [
       {
         workspaceId: ws,
         messageId: target,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { markSuppressionReady, publishSuppression } from '@wapi/consent';
 import { directoryKey, type MessageEventV1, windowKey } from '@wapi/contracts';
 import { createProducer, jobIdOf } from '@wapi/service-kit';
-import { useTestContext } from '@wapi/testkit';
+import { deleteKeys, useTestContext } from '@wapi/testkit';
 import { createVaultClient } from '@wapi/vault-client';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -495,6 +495,18 @@ describe('message state from events (workers)', () => {
           { status: 'delivered' },
           { status: 'read' },
         ]);
+      // Redis loses the applied state (and the wamid map): the API reads the same message,
+      // rebuilt from the durable status documents, by id, by wamid and in the timeline.
+      const whole = (await gw.call('GET', `/api/v1/messages/${id}`, { token: auth })).json();
+      expect(await deleteKeys(ctx.redis, `${ctx.prefix}:{gw-msg-state}:*`)).toBeGreaterThan(0);
+      expect((await gw.call('GET', `/api/v1/messages/${id}`, { token: auth })).json()).toEqual(whole);
+      await deleteKeys(ctx.redis, `${ctx.prefix}:{gw-msg-state}:*`);
+      expect(
+        (await gw.call('GET', `/api/v1/messages?wamid=${wamid}`, { token: auth })).json().messages,
+      ).toEqual([whole]);
+      await deleteKeys(ctx.redis, `${ctx.prefix}:{gw-msg-state}:*`);
+      const timeline = await gw.call('GET', `/api/v1/contacts/${whole.contactId}/messages`, { token: auth });
+      expect(timeline.json().messages).toEqual([whole]);
 
       const inboundWamid = `wamid.${randomBytes(8).toString('hex')}`;
       const message = {

@@ -1,12 +1,12 @@
 import type { MessageEventV1, MessageInboundV1 } from '@wapi/contracts';
-import { asWorkspaceId, type TenantBulkOperation } from '@wapi/store';
+import { asWorkspaceId } from '@wapi/store';
 import { newContact } from './contact-routes';
+import type { MessageStateStore, StatusReport } from './message-state';
 import {
   contactIdOf,
   inboundMessageId,
   type MessageDoc,
   type MessagingRepositories,
-  STATUS_RANK,
   withoutWorkspace,
 } from './repositories';
 
@@ -22,17 +22,21 @@ const groupBy = <T>(items: T[], key: (item: T) => string) => {
 };
 
 /**
- * Applies a batch of status events in one `bulkWrite` per workspace. Every write is
- * commutative and idempotent, so any order and any number of repeats converge on the same
- * state: the status moves only forward (`$max` of its rank; the status shown is derived from
- * it), the history is a set (`$addToSet` of `{ status, at }`), and the wamid and a failure's
- * error are the same in every event naming them.
+ * Applies a batch of status events: one `insertMany` of status documents (the durable record)
+ * and one Redis script per workspace (the current state, see message-state.ts); no update of
+ * the store, which on FerretDB is a collection scan per message. Every write is commutative
+ * and idempotent, so any order and any number of repeats converge on the same state: the
+ * rank is a max, each status's time a min, and the wamid and a failure's error are the same
+ * in every event naming them.
  *
- * Returns the events whose message is not known yet (a webhook status naming a wamid before
- * the sender's `sent` event mapped it): the caller retries them later.
+ * An event naming its message (`messageId`: the sender's, and every webhook status of our
+ * sends through `biz_opaque_callback_data`) needs no lookup; one naming only a wamid is
+ * resolved through Redis, then `message_wamids` by `_id`. Returns the events whose message
+ * is not known yet (a webhook status naming a wamid before the sender's `sent` event mapped
+ * it): the caller retries them later.
  */
 export async function applyMessageEvents(
-  repos: MessagingRepositories,
+  store: MessageStateStore,
   events: MessageEventV1[],
 ): Promise<{
   applied: number;
@@ -41,82 +45,44 @@ export async function applyMessageEvents(
 }> {
   const unresolved: MessageEventV1[] = [];
   const resolved: { event: MessageEventV1; messageId: string }[] = [];
-  let applied = 0;
   for (const [workspace, group] of groupBy(events, (e) => e.workspaceId)) {
     const ws = asWorkspaceId(workspace);
+    // A repeat within the batch is applied (and published live) once.
     const unique = [...new Map(group.map((e) => [JSON.stringify(e), e])).values()];
-    // wamid -> message id, first from the events naming both, then from the map (by `_id`).
     const ids = new Map<string, string>();
     for (const e of unique) if (e.wamid && e.messageId) ids.set(e.wamid, e.messageId);
-    if (ids.size > 0) {
-      await repos.wamids.insertMany(
-        ws,
-        [...ids].map(([wamid, messageId]) => ({ _id: wamid, messageId })),
-        { ignoreDuplicates: true },
-      );
-    }
     const unknown = [
       ...new Set(
         unique.filter((e) => !e.messageId && e.wamid && !ids.has(e.wamid)).map((e) => e.wamid as string),
       ),
     ];
-    if (unknown.length > 0) {
-      for (const m of await repos.wamids.find(ws, { _id: { $in: unknown } })) ids.set(m._id, m.messageId);
-    }
-    // One update per message however many of its events the batch holds (on FerretDB every
-    // update by `_id` is a scan, so the write count is what sets the rate).
-    const perMessage = new Map<string, MessageEventV1[]>();
+    for (const [wamid, id] of await store.resolveWamids(ws, unknown)) ids.set(wamid, id);
+    const reports: StatusReport[] = [];
     for (const e of unique) {
       const id = e.messageId ?? (e.wamid ? ids.get(e.wamid) : undefined);
       if (!id) {
         unresolved.push(e);
         continue;
       }
-      const list = perMessage.get(id);
-      if (list) list.push(e);
-      else perMessage.set(id, [e]);
       resolved.push({ event: e, messageId: id });
-      applied += 1;
-    }
-    const operations: TenantBulkOperation<MessageDoc>[] = [];
-    for (const [id, list] of perMessage) {
-      const wamid = list.find((e) => e.wamid)?.wamid;
-      const failure = list.find((e) => e.error)?.error;
-      // Meta prices a message once; every status carrying the block carries the same one, so
-      // whichever event of the batch has it sets it (commutes with the other batches).
-      const pricing = list.find((e) => e.pricing)?.pricing;
-      operations.push({
-        updateOne: {
-          filter: { _id: id },
-          update: {
-            $max: { statusRank: Math.max(...list.map((e) => STATUS_RANK[e.status])) },
-            $addToSet: {
-              history: { $each: list.map((e) => ({ status: e.status, at: new Date(e.occurredAt) })) },
-            },
-            ...(wamid || failure || pricing
-              ? {
-                  $set: {
-                    ...(wamid ? { wamid } : {}),
-                    ...(failure
-                      ? {
-                          error: {
-                            code: failure.code,
-                            title: failure.title,
-                            ...(failure.wapiCode ? { wapiCode: failure.wapiCode } : {}),
-                          },
-                        }
-                      : {}),
-                    ...(pricing ? { pricing } : {}),
-                  },
-                }
-              : {}),
-          },
-        },
+      reports.push({
+        messageId: id,
+        status: e.status,
+        at: Date.parse(e.occurredAt),
+        wamid: e.wamid,
+        error: e.error
+          ? {
+              code: e.error.code,
+              title: e.error.title,
+              ...(e.error.wapiCode ? { wapiCode: e.error.wapiCode } : {}),
+            }
+          : undefined,
+        pricing: e.pricing,
       });
     }
-    if (operations.length > 0) await repos.messages.bulkWrite(ws, operations, { ordered: false });
+    await store.apply(ws, reports);
   }
-  return { applied, unresolved, resolved };
+  return { applied: resolved.length, unresolved, resolved };
 }
 
 /**

@@ -29,6 +29,7 @@ import type { TemplateStore } from '../templates/store';
 import { newContact } from './contact-routes';
 import type { GroupCommit } from './group-commit';
 import { contactCacheKey, type SendCaches } from './hot-cache';
+import { mergeState, messageStateStore } from './message-state';
 import type { MessageOutbox } from './outbox';
 import { normalisePhone } from './phone';
 import {
@@ -112,6 +113,13 @@ const IdempotencyHeaders = Type.Object({
 /** Sending (`POST /api/v1/messages`) and reading messages. */
 export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): void {
   const { repos } = deps;
+  // The applied status state (Redis, rebuilt from `message_statuses` when Redis lost it).
+  const states = messageStateStore({ redis: deps.redis, prefix: deps.prefix, repos });
+  /** The documents as they stand: each merged with its applied state. */
+  const current = async (ws: WorkspaceId, docs: MessageDoc[]) => {
+    const applied = await states.states(ws, docs, deps.now());
+    return docs.map((d) => mergeState(d, applied.get(d._id)));
+  };
 
   /** The contact addressed (by id, or by number: created on first use), from the cache on a hit. */
   async function contactFor(
@@ -220,10 +228,12 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
     if (/^msg_[A-Za-z0-9_-]{1,64}$/.test(ref)) {
       target = await repos.messages.findOne(ws, { _id: ref });
     } else {
-      const mapped = await repos.wamids.findOne(ws, { _id: ref });
-      const ids = [...(mapped ? [mapped.messageId] : []), inboundMessageId(ws, ref)];
+      const mapped = (await states.resolveWamids(ws, [ref])).get(ref);
+      const ids = [...(mapped ? [mapped] : []), inboundMessageId(ws, ref)];
       target = (await repos.messages.find(ws, { _id: { $in: ids } }))[0] ?? null;
     }
+    // Its wamid arrives with its `sent` event, applied to the state, not to the document.
+    if (target && !target.wamid) target = (await current(ws, [target]))[0] ?? target;
     if (!target) {
       throw new AppError(
         'REACTION_TARGET_INVALID',
@@ -479,7 +489,8 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
         (await visibleContactIds(repos, principal, [doc.contactId])).size === 0
       )
         throw new AppError('NOT_FOUND');
-      return messageView(doc);
+      const [merged] = await current(ws, [doc]);
+      return messageView(merged ?? doc);
     },
   );
 
@@ -497,10 +508,11 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
       const principal = principalOf(request);
       const ws = asWorkspaceId(principal.workspaceId);
       const { wamid } = request.query;
-      // By `_id` only: the wamid map for outbound messages, the derived id for inbound ones.
-      const mapped = await repos.wamids.findOne(ws, { _id: wamid });
-      const ids = [...(mapped ? [mapped.messageId] : []), inboundMessageId(ws, wamid)];
-      const docs = await repos.messages.find(ws, { _id: { $in: ids } });
+      // By `_id` only: the wamid map (Redis, then `message_wamids`) for outbound messages, the
+      // derived id for inbound ones.
+      const mapped = (await states.resolveWamids(ws, [wamid])).get(wamid);
+      const ids = [...(mapped ? [mapped] : []), inboundMessageId(ws, wamid)];
+      const docs = await current(ws, await repos.messages.find(ws, { _id: { $in: ids } }));
       if (seesAllConversations(principal)) return { messages: docs.map(messageView) };
       const visible = await visibleContactIds(
         repos,
@@ -527,10 +539,9 @@ export function registerMessageRoutes(app: ServiceApp, deps: MessageRouteDeps): 
       const contact = await repos.contacts.findOne(ws, { _id: request.params.contactId });
       if (!contact || !(seesAllConversations(principal) || contact.assigneeId === principal.id))
         throw new AppError('NOT_FOUND');
-      const docs = await repos.messages.find(
+      const docs = await current(
         ws,
-        { contactId: contact._id },
-        { sort: { createdAt: -1 }, limit: 100 },
+        await repos.messages.find(ws, { contactId: contact._id }, { sort: { createdAt: -1 }, limit: 100 }),
       );
       const numbers = await repos.phoneNumbers.find({ workspaceId: ws }, { limit: 100 });
       const windows = numbers.length

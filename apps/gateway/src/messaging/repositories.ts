@@ -77,6 +77,22 @@ export interface WamidDoc {
 }
 
 /**
+ * One status report of an outbound message, appended as it is applied (the durable record of
+ * the state kept in Redis, see message-state.ts). `_id` = `<messageId>:<status>:<epoch ms>`,
+ * so a repeated event is one document and the earliest report of each status survives.
+ */
+export interface StatusDoc {
+  _id: string;
+  workspaceId: string;
+  messageId: string;
+  status: StoredStatus;
+  at: Date;
+  wamid?: string;
+  error?: { code: number; title: string; wapiCode?: string };
+  pricing?: MessageDoc['pricing'];
+}
+
+/**
  * An accepted message whose enqueue failed (Redis went away after the insert): kept until the
  * outbox sweep enqueued it. Global (the sweep crosses workspaces) and nearly always empty.
  */
@@ -108,7 +124,8 @@ export const STATUS_RANK: Record<StoredStatus, number> = {
   failed: 4,
 };
 
-const RANKED: StoredStatus[] = ['accepted', 'sent', 'delivered', 'read', 'failed'];
+/** The statuses of outbound messages by rank. */
+export const RANKED: StoredStatus[] = ['accepted', 'sent', 'delivered', 'read', 'failed'];
 
 /** A message's current status: received for inbound ones, else the name of its highest rank. */
 export const statusOf = (m: Pick<MessageDoc, 'direction' | 'statusRank'>): StoredStatus =>
@@ -140,6 +157,7 @@ export function messagingRepositories(db: Db) {
     contacts: tenantRepository<ContactDoc>(db, 'contacts'),
     messages: tenantRepository<MessageDoc>(db, 'messages'),
     wamids: tenantRepository<WamidDoc>(db, 'message_wamids'),
+    statuses: tenantRepository<StatusDoc>(db, 'message_statuses'),
     outbox: globalRepository<OutboxDoc>(db, 'message_outbox'),
     batches: tenantRepository<BatchDoc>(db, 'message_batches'),
   };
@@ -164,6 +182,12 @@ export const messagingIndexes: IndexSpec[] = [
     name: 'workspace_contact_created',
     key: { workspaceId: 1, contactId: 1, createdAt: 1 },
     serves: 'messages.find(ws, { contactId }) the contact timeline',
+  },
+  {
+    collection: 'message_statuses',
+    name: 'workspace_message',
+    key: { workspaceId: 1, messageId: 1 },
+    serves: 'statuses.find(ws, { messageId: { $in } }) rebuilding a state Redis lost',
   },
   {
     collection: 'contacts',

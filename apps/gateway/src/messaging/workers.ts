@@ -4,12 +4,14 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { applyInboundMessages, applyMessageEvents, microBatcher } from './apply-events';
 import { publishLiveEvents } from './live-events';
+import { messageStateStore } from './message-state';
 import { contactIdOf, inboundMessageId, type MessagingRepositories } from './repositories';
 
 /**
  * The consumers of `message.events.v1` and `message.inbound.v1`. Many jobs run at once
- * (concurrency 200) and feed one micro-batcher each, so a burst is written with a few
- * `bulkWrite`/`insertMany` calls instead of one round trip per event.
+ * (concurrency 1,000 for status events, whose batches are cheap now; 200 for inbound) and feed one micro-batcher each, so a burst is written with a few
+ * `insertMany` calls and one Redis script (message-state.ts) instead of one round trip per
+ * event.
  */
 export function registerMessagingWorkers(
   app: ServiceApp,
@@ -22,9 +24,12 @@ export function registerMessagingWorkers(
     publishLiveEvents(deps.connection, deps.prefix, items).catch((error: unknown) => {
       deps.log.error({ err: error }, 'live events not published');
     });
+  const state = messageStateStore({ redis: deps.connection, prefix: deps.prefix, repos: deps.repos });
+  // Messages accepted from now on are read from Redis without a rebuild (see states()).
+  app.addHook('onReady', () => state.ensureEpoch());
   const events = microBatcher<MessageEventV1>(async (batch) => {
     await recordSentWamids(deps.connection, deps.prefix, batch);
-    const { unresolved, resolved } = await applyMessageEvents(deps.repos, batch);
+    const { unresolved, resolved } = await applyMessageEvents(state, batch);
     await publish(
       resolved.map(({ event, messageId }) => ({
         workspaceId: event.workspaceId,
@@ -59,7 +64,7 @@ export function registerMessagingWorkers(
   });
   drainOnClose(
     app,
-    createWorker('message.events.v1', (payload) => events.add(payload), options, { concurrency: 200 }),
+    createWorker('message.events.v1', (payload) => events.add(payload), options, { concurrency: 1000 }),
   );
   drainOnClose(
     app,
