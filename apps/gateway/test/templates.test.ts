@@ -282,6 +282,7 @@ describe('templates with Meta (the sandbox)', () => {
   });
 
   it('applies template status and quality from account.update.v1 as they arrive, never an older one over a newer', async () => {
+    const syncedAt = Date.now();
     await gw.call('POST', '/api/v1/templates/sync', { token: auth });
     const withWorkers = await startGateway(ctx, env, undefined, undefined, true);
     const updates = createProducer('account.update.v1', {
@@ -299,11 +300,12 @@ describe('templates with Meta (the sandbox)', () => {
     const code = async () =>
       (await send('+14155550404', { name: 'hello_world', language: 'en_US' })).json().error?.code;
     try {
+      // Meta stamps a webhook with whole seconds (entry.time): a pause in the very second of
+      // the sync above carries a time before the sync's own, and must still apply.
+      const thisSecond = Math.floor(syncedAt / 1_000) * 1_000 - Date.now();
       await updates.add(
-        update({ kind: 'template_status', ...ref, status: 'PAUSED', detail: 'FIRST_PAUSE' }, 1_000),
-        {
-          jobId: 'paused',
-        },
+        update({ kind: 'template_status', ...ref, status: 'PAUSED', detail: 'FIRST_PAUSE' }, thisSecond),
+        { jobId: 'paused' },
       );
       await expect.poll(code, { timeout: 15_000, interval: 200 }).toBe('TEMPLATE_PAUSED');
       await updates.add(update({ kind: 'template_status', ...ref, status: 'DISABLED' }, 2_000), {

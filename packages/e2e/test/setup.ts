@@ -53,7 +53,7 @@ export async function startSuitePlatform(
     instances: { 'webhook-ingest': 2, 'message-sender': 2 },
     port: () => freePort(),
     log: (name, index) => createWriteStream(join(LOG_DIR, `${name}-${index}.log`)),
-    logLevel: 'warn',
+    logLevel: process.env.E2E_LOG_LEVEL ?? 'warn',
     env: {
       // Status webhooks a few hundred ms apart instead of seconds: the same sequence, sooner.
       'meta-sandbox': {

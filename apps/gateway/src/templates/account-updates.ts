@@ -27,7 +27,12 @@ export async function applyAccountUpdate(
 ): Promise<void> {
   const ws = asWorkspaceId(update.workspaceId);
   const { change } = update;
-  const at = new Date(update.occurredAt);
+  // Meta stamps these webhooks in whole seconds (entry.time, docs/meta-platform.md §3.3) and
+  // truncates: the change happened within the second after. Read as the end of that second,
+  // a change reported in the same second as a sync or a creation here (stamped by our clock
+  // in milliseconds) counts as the newer one, as it is; webhooks keep their order among
+  // themselves.
+  const at = new Date(Date.parse(update.occurredAt) + 999);
   if (change.kind === 'template_status') {
     const known = await store.applyChange(
       ws,
