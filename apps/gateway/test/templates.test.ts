@@ -7,6 +7,7 @@ import { createVaultClient } from '@wapi/vault-client';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messagingRepositories } from '../src/messaging/repositories';
+import { applyAccountUpdate } from '../src/templates/account-updates';
 import { templateStore } from '../src/templates/store';
 import { templateSync } from '../src/templates/sync';
 import { gatewayEnv, type Harness, startGateway, startVault } from './harness';
@@ -173,6 +174,42 @@ describe('templates with Meta (the sandbox)', () => {
     expect(approved.statusCode, approved.body).toBe(202);
   });
 
+  it("takes a review outcome for a template created here whatever Meta's clock says, and a sync's observation only from a newer webhook", async () => {
+    const created = await gw.call('POST', '/api/v1/templates', {
+      token: auth,
+      body: {
+        name: 'clock_check',
+        language: 'en_US',
+        category: 'UTILITY',
+        components: [{ type: 'BODY', text: 'Hi' }],
+      },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const store = templateStore(ctx.db, ctx.redis, ctx.prefix);
+    const review = (status: string, secondsAgo: number): AccountUpdateV1 => ({
+      workspaceId: ws,
+      wabaId: fixture.wabaId,
+      // Meta's clock 10 s behind ours, in whole seconds.
+      occurredAt: new Date(Math.floor(Date.now() / 1_000) * 1_000 - secondsAgo * 1_000).toISOString(),
+      change: {
+        kind: 'template_status',
+        templateId: created.json().metaId,
+        name: 'clock_check',
+        language: 'en_US',
+        status,
+      },
+    });
+    const silentLog = { debug: () => undefined, warn: () => undefined };
+    await applyAccountUpdate(store, review('APPROVED', 10), undefined, silentLog);
+    expect((await list('?name=clock_check&language=en_US'))[0]?.status).toBe('APPROVED');
+    // A sync is an observation at our time (whatever Meta says now): a webhook stamped well
+    // before it is older and changes nothing.
+    await gw.call('POST', '/api/v1/templates/sync', { token: auth });
+    const observed = (await list('?name=clock_check&language=en_US'))[0]?.status;
+    await applyAccountUpdate(store, review('PAUSED', 30), undefined, silentLog);
+    expect((await list('?name=clock_check&language=en_US'))[0]?.status).toBe(observed);
+  });
+
   it('validates template sends against the stored definition before Meta sees them, and prioritises by category', async () => {
     await gw.call('POST', '/api/v1/templates/sync', { token: auth });
     const cases: [object, string][] = [
@@ -282,8 +319,8 @@ describe('templates with Meta (the sandbox)', () => {
   });
 
   it('applies template status and quality from account.update.v1 as they arrive, never an older one over a newer', async () => {
-    const syncedAt = Date.now();
     await gw.call('POST', '/api/v1/templates/sync', { token: auth });
+    const syncedAt = Date.now();
     const withWorkers = await startGateway(ctx, env, undefined, undefined, true);
     const updates = createProducer('account.update.v1', {
       connection: ctx.redis,
@@ -300,8 +337,8 @@ describe('templates with Meta (the sandbox)', () => {
     const code = async () =>
       (await send('+14155550404', { name: 'hello_world', language: 'en_US' })).json().error?.code;
     try {
-      // Meta stamps a webhook with whole seconds (entry.time): a pause in the very second of
-      // the sync above carries a time before the sync's own, and must still apply.
+      // Meta stamps a webhook with whole seconds (entry.time): a pause in the very second the
+      // sync above ended carries a time before the sync's own, and must still apply.
       const thisSecond = Math.floor(syncedAt / 1_000) * 1_000 - Date.now();
       await updates.add(
         update({ kind: 'template_status', ...ref, status: 'PAUSED', detail: 'FIRST_PAUSE' }, thisSecond),

@@ -87,6 +87,9 @@ export function registerTemplateRoutes(
         },
         deps.now(),
       );
+      // PENDING at creation is what every review outcome follows: any status webhook about
+      // this template is newer, however Meta's clock and ours compare.
+      doc.statusAt = new Date(0);
       await store.upsert(ws, [doc]);
       return reply.code(201).send(view(doc));
     },
