@@ -1,58 +1,20 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import {
-  freePort,
-  internalAuthEnv,
-  type SpawnedService,
-  spawnService,
-  useTestContext,
-  waitFor,
-  withDatabase,
-} from '@wapi/testkit';
-import { MongoClient } from 'mongodb';
+import { type StartedService, startCompliance, useTestContext, waitFor } from '@wapi/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayEnv, type Harness, startGateway } from './harness';
 
-// The real compliance service, built (turbo builds it before this package's tests: see the report).
-const complianceDist = fileURLToPath(new URL('../../compliance/dist/server.js', import.meta.url));
 const ctx = useTestContext('gwaudit');
-let compliance: SpawnedService;
+let compliance: StartedService;
 let gw: Harness;
-let complianceDb = '';
 
 beforeAll(async () => {
-  if (!existsSync(complianceDist)) throw new Error(`${complianceDist} is missing: build compliance first`);
-  const port = await freePort();
-  complianceDb = `${ctx.dbName}_c`;
-  compliance = spawnService(complianceDist, {
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    REDIS_URL: ctx.infra.redisUrl,
-    KEY_PREFIX: ctx.prefix,
-    MONGO_URL: withDatabase(ctx.infra.mongoUrl, complianceDb),
-    MONGO_DB: complianceDb,
-    ...internalAuthEnv('compliance'),
-  });
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, {
-    timeoutMs: 20_000,
-    what: `compliance ready (output: ${compliance.output().slice(-500)})`,
-  });
-  gw = await startGateway(ctx, gatewayEnv(ctx, { COMPLIANCE_URL: `http://127.0.0.1:${port}` }));
+  // The real compliance service, built (turbo builds it before this package's tests).
+  compliance = await startCompliance(ctx);
+  gw = await startGateway(ctx, gatewayEnv(ctx, { COMPLIANCE_URL: compliance.url }));
 }, 30_000);
 
 afterAll(async () => {
   await gw?.close();
-  if (compliance && compliance.child.exitCode === null) {
-    compliance.child.kill('SIGTERM');
-    await compliance.exited;
-  }
-  const mongo = await new MongoClient(ctx.infra.mongoUrl).connect();
-  await mongo
-    .db(complianceDb)
-    .dropDatabase()
-    .catch(() => undefined);
-  await mongo.close();
+  await compliance?.stop();
 });
 
 describe('GET /api/v1/audit-logs (through compliance)', () => {

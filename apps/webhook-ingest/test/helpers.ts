@@ -3,7 +3,7 @@ import { closeRedis, createRedis, type ServiceApp } from '@wapi/service-kit';
 import {
   internalAuthEnv,
   mintServiceToken,
-  type StartedVault,
+  type StartedService,
   startVault as startBuiltVault,
   type TestContext,
   testKeySet,
@@ -122,7 +122,7 @@ export async function connectWaba(ctx: TestContext, wabaId: string, workspaceId:
 
 /** The real vault, built, as its own process (testkit), with a client authenticated as gateway. */
 export async function startVault(ctx: TestContext): Promise<
-  StartedVault & {
+  StartedService & {
     /** A client authenticated as gateway, the service that writes app secrets. */
     asGateway: VaultClient;
   }

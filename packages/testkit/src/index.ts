@@ -1,3 +1,4 @@
+export * from './built-services';
 export * from './context';
 export * from './deploy-files';
 export * from './infra';
@@ -8,5 +9,4 @@ export * from './ports';
 export * from './redis-server';
 export * from './service-conformance';
 export * from './spawn';
-export * from './vault';
 export * from './wait';
