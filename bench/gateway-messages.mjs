@@ -9,13 +9,13 @@
 // Usage: node bench/gateway-messages.mjs [--json] [--duration-ms 10000] [--events 20000]
 // Needs the infrastructure (`infra/infra.sh start`) and a built gateway (`pnpm --filter
 // @wapi/gateway build`). Works under its own key prefix and database and removes them after.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { freePort, infraEnv, runHttpLoad, startProcess, waitReady } from './lib/harness.mjs';
+import { freePort, infraEnv, runHttpLoad, serviceKeyPair, startProcess, waitReady } from './lib/harness.mjs';
 import { findCeiling, measureStoreCeilings } from './lib/store-ceilings.mjs';
 
 const { values: args } = parseArgs({
@@ -50,10 +50,7 @@ const infra = infraEnv();
 const tag = `${process.pid}_${randomBytes(3).toString('hex')}`;
 const prefix = `bench_gwm_${tag}`;
 const dbName = `wapi_bench_gwm_${tag}`;
-const internalKey = generateKeyPairSync('ed25519')
-  .privateKey.export({ format: 'der', type: 'pkcs8' })
-  .subarray(-32)
-  .toString('base64url');
+const internalKey = serviceKeyPair().privateKey;
 const gatewayPort = await freePort();
 const barePort = await freePort();
 const base = `http://127.0.0.1:${gatewayPort}`;

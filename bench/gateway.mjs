@@ -6,13 +6,13 @@
 // Usage: node bench/gateway.mjs [--json] [--duration-ms 10000] [--noisy-limit 1200] [--quiet-rate 20] [--rounds 1]
 // Needs the infrastructure (`infra/infra.sh start`) and a built gateway (`pnpm --filter
 // @wapi/gateway build`). Works under its own key prefix and database and removes them after.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { freePort, infraEnv, runHttpLoad, startProcess, waitReady } from './lib/harness.mjs';
+import { freePort, infraEnv, runHttpLoad, serviceKeyPair, startProcess, waitReady } from './lib/harness.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,10 +55,7 @@ const signing = createPrivateKey({
   type: 'pkcs8',
 });
 const publicPem = createPublicKey(signing).export({ format: 'pem', type: 'spki' }).toString();
-const internalKey = generateKeyPairSync('ed25519')
-  .privateKey.export({ format: 'der', type: 'pkcs8' })
-  .subarray(-32)
-  .toString('base64url');
+const internalKey = serviceKeyPair().privateKey;
 
 const gatewayPort = await freePort();
 const barePort = await freePort();

@@ -14,14 +14,14 @@
 // Needs the infrastructure (`bash infra/infra.sh start`) and built sandbox and sender
 // (`pnpm --filter @wapi/meta-sandbox --filter @wapi/message-sender build`). Works under its
 // own key prefix and database and removes them after.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { freePort, infraEnv, repoRoot, startProcess, waitReady } from './lib/harness.mjs';
+import { freePort, infraEnv, repoRoot, serviceKeyPair, startProcess, waitReady } from './lib/harness.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -94,8 +94,7 @@ const seed = {
 writeFileSync(join(dir, 'seed.json'), JSON.stringify(seed));
 writeFileSync(join(dir, 'token'), token);
 
-const ed = generateKeyPairSync('ed25519');
-const privateKey = ed.privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32).toString('base64url');
+const { privateKey } = serviceKeyPair();
 
 const sandboxPort = await freePort();
 const sandbox = startProcess(join(repoRoot, 'apps', 'meta-sandbox', 'dist', 'server.js'), [], {

@@ -5,14 +5,14 @@
 // Usage: node bench/vault.mjs [--json] [--duration-ms 10000] [--secrets 5000]
 // Needs the infrastructure (`infra/infra.sh start`) and a built vault (`pnpm --filter
 // @wapi/vault build`). Works under its own key prefix and databases and removes them after.
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { randomBytes, sign } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { freePort, infraEnv, runHttpLoad, startProcess, waitReady } from './lib/harness.mjs';
+import { freePort, infraEnv, runHttpLoad, serviceKeyPair, startProcess, waitReady } from './lib/harness.mjs';
 import { findCeiling, measureStoreCeilings } from './lib/store-ceilings.mjs';
 
 const { values: args } = parseArgs({
@@ -67,14 +67,6 @@ async function bundle(name, contents) {
   return outfile;
 }
 
-function keyPair() {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32).toString('base64url'),
-    publicKey: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64url'),
-    keyObject: privateKey,
-  };
-}
 function token(caller, keyObject) {
   const now = Math.floor(Date.now() / 1000);
   const part = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -90,9 +82,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // ---- set-up
 const infra = infraEnv();
 const id = `benchvault${process.pid}${randomBytes(3).toString('hex')}`;
-const vaultKeys = keyPair();
-const sender = keyPair();
-const gateway = keyPair();
+const vaultKeys = serviceKeyPair();
+const sender = serviceKeyPair();
+const gateway = serviceKeyPair();
 const masterKey = randomBytes(32).toString('hex');
 const vaultPort = await freePort();
 const vaultEnv = {

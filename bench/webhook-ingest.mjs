@@ -9,13 +9,13 @@
 //          [--modes thread,inline]
 //   needs `bash infra/infra.sh start` and a built webhook-ingest
 //   (pnpm --filter @wapi/webhook-ingest build). Own database and key prefix, dropped at the end.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { freePort, infraEnv, repoRoot, startProcess, waitReady } from './lib/harness.mjs';
+import { freePort, infraEnv, repoRoot, serviceKeyPair, startProcess, waitReady } from './lib/harness.mjs';
 import { findCeiling, measureStoreCeilings } from './lib/store-ceilings.mjs';
 
 const { values: args } = parseArgs({
@@ -46,10 +46,7 @@ const secret = randomBytes(16).toString('hex');
 const phoneNumberId = '106540352242922';
 const mongo = new MongoClient(infra.WAPI_MONGO_URL, { maxPoolSize: 10 });
 const redis = new Redis(infra.WAPI_REDIS_URL, { maxRetriesPerRequest: 2 });
-const seed = generateKeyPairSync('ed25519')
-  .privateKey.export({ format: 'der', type: 'pkcs8' })
-  .subarray(-32)
-  .toString('base64url');
+const seed = serviceKeyPair().privateKey;
 
 /** User + system CPU of a process so far, in ms (Linux /proc; null elsewhere). */
 function cpuMsOf(pid) {

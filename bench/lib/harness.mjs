@@ -1,11 +1,25 @@
-// What every service benchmark needs: the infrastructure's addresses, a free port, a built
+// What every service benchmark needs: the infrastructure's addresses, internal-auth keys, a free port, a built
 // service started as a real process, and its readiness. One copy for every bench/*.mjs.
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
+
+/**
+ * A service's internal-auth key pair in the `INTERNAL_AUTH_PRIVATE_KEY` / `INTERNAL_AUTH_PUBLIC_KEYS`
+ * format (the raw 32 bytes, base64url), plus the private key object to sign tokens with.
+ */
+export function serviceKeyPair() {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32).toString('base64url'),
+    publicKey: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64url'),
+    keyObject: privateKey,
+  };
+}
 
 /** `.infra/env` (or `$WAPI_INFRA_DIR/env`) as an object; exits 2 with what to do when absent. */
 export function infraEnv() {
