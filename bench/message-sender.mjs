@@ -11,6 +11,9 @@
 //          [--only A,B] [--cpu-prof DIR] [--concurrency 300]
 // --smoke: tiny sizes (CI keeps the bench from rotting; scripts/bench-smoke.test.mjs pattern).
 // --cpu-prof DIR: the sender writes a V8 CPU profile there when it stops.
+// SENDER_PACING_SAFETY in the environment is passed to the sender (default 0.95).
+// Per scenario: the overall rate (from the enqueue to the last `sent` event), the sustained
+// rate (10th to 90th percentile of the send times), and the sender's pacing counters.
 // Needs the infrastructure (`bash infra/infra.sh start`) and built sandbox and sender
 // (`pnpm --filter @wapi/meta-sandbox --filter @wapi/message-sender build`). Works under its
 // own key prefix and database and removes them after.
@@ -132,6 +135,7 @@ const sender = startProcess(
     GRAPH_BASE_URL: `http://127.0.0.1:${sandboxPort}`,
     META_ACCESS_TOKEN_FILE: join(dir, 'token'),
     SENDER_CONCURRENCY: args.concurrency,
+    ...(process.env.SENDER_PACING_SAFETY ? { SENDER_PACING_SAFETY: process.env.SENDER_PACING_SAFETY } : {}),
   },
 );
 await waitReady(`http://127.0.0.1:${senderPort}/health/ready`, sender);
@@ -155,7 +159,39 @@ function rssMb(pid) {
     .find((l) => l.startsWith('VmRSS'));
   return Math.round(Number(line.split(/\s+/)[1]) / 1024);
 }
+/** The sender's pacing counters (waits by reason, parked jobs), from its `/metrics`. */
+async function pacingCounters() {
+  const text = await (await fetch(`http://127.0.0.1:${senderPort}/metrics`)).text();
+  const counters = {};
+  for (const m of text.matchAll(/^sender_(pacing_waits|parked)_total\{([^}]*)\} (\S+)$/gm)) {
+    const label = /(?:reason|lane)="([^"]+)"/.exec(m[2])?.[1];
+    counters[`${m[1] === 'parked' ? 'parked' : 'wait'}_${label}`] = Number(m[3]);
+  }
+  return counters;
+}
+function delta(after, before) {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)])
+      .filter(([, v]) => v > 0),
+  );
+}
 const rateLimited = () => (sender.output().match(/"code":130429/g) ?? []).length;
+
+/**
+ * The sustained rate: sends between the 10th and the 90th percentile of their times (the
+ * `sent` events' enqueue times), without the start (enqueueing, the first slots) and the tail.
+ */
+async function sustainedRate(name) {
+  const events = await eventQueue.getJobs(['waiting'], 0, -1);
+  const times = events
+    .filter((j) => j.data.messageId.startsWith(name))
+    .map((j) => j.timestamp)
+    .sort((a, b) => a - b);
+  const from = times[Math.floor(times.length * 0.1)];
+  const to = times[Math.floor(times.length * 0.9)];
+  return to > from ? Math.round((times.length * 0.8 * 1000) / (to - from)) : null;
+}
 
 let sent = 0;
 function job(name, pnid, i) {
@@ -183,6 +219,7 @@ async function scenario(name, numbers, count) {
   for (const pnid of numbers) for (let i = 0; i < count; i += 1) jobs.push(job(name, pnid, i));
   const before429 = rateLimited();
   const cpu0 = cpuMs(sender.child.pid);
+  const counters0 = await pacingCounters();
   const started = Date.now();
   await enqueue(jobs);
   const target = sent + jobs.length;
@@ -196,6 +233,7 @@ async function scenario(name, numbers, count) {
     await new Promise((r) => setTimeout(r, 100));
   }
   sent = target;
+  const sustained = await sustainedRate(name);
   const seconds = (Date.now() - started) / 1000;
   const cpu = (cpuMs(sender.child.pid) - cpu0) / 1000;
   const result = {
@@ -203,10 +241,12 @@ async function scenario(name, numbers, count) {
     messages: jobs.length,
     seconds: Number(seconds.toFixed(2)),
     perSecond: Math.round(jobs.length / seconds),
+    sustainedPerSecond: sustained,
     errors130429: rateLimited() - before429,
     cpuSecondsPerSecond: Number((cpu / seconds).toFixed(2)),
     cpuMicrosecondsPerMessage: Math.round((cpu * 1e6) / jobs.length),
     peakRssMb: peakRss,
+    pacing: delta(await pacingCounters(), counters0),
   };
   say(JSON.stringify(result));
   return result;

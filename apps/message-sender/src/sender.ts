@@ -748,12 +748,17 @@ export function createSendProcessor(deps: SenderDeps) {
     try {
       // The window is checked holding the in-flight slot, so its count is of calls that
       // leave now, not of calls that then queue behind the cap and leave together later.
-      const full = await state.window(keysOf(p.phoneNumberId).window, limit, 1_000, now());
-      if (full > 0) {
+      // A full window frees within its 1,000 ms (usually a few ms: the pacing plans the same
+      // rate, and wake-ups that bunch only move a call by a slot or two), so the run waits
+      // here, claim and slot kept, instead of a trip through the delayed set that would give
+      // up the claim (a new ledger insert at the next run) and the call's place in line.
+      // (Waiting without the slot was tried: every run behind the cap then checks the window
+      // and sleeps to the same moment, some 45 checks per message in scenario A.)
+      for (;;) {
+        const full = await state.window(keysOf(p.phoneNumberId).window, limit, 1_000, now());
+        if (full === 0) break;
         metrics.waits.inc({ reason: 'sliding_window' });
-        // No call was made: the next run claims a new call number.
-        await state.release(p.workspaceId, p.messageId);
-        return delay(job, now() + full);
+        await new Promise((resolve) => setTimeout(resolve, full));
       }
       return await call(p, job, progress, claim.call, release);
     } finally {
