@@ -186,6 +186,19 @@ describe('applyNumberUpdate (account.update.v1: phone_quality, account, capabili
     );
     expect(await entry(n.phoneNumberId)).toMatchObject({ messagingLimit: null });
   });
+
+  it("records the owning portfolio an account event names, so the sender counts the portfolio's limit", async () => {
+    const n = await connectedNumber();
+    expect(await entry(n.phoneNumberId)).not.toHaveProperty('businessId');
+    await applyNumberUpdate(
+      health.deps,
+      update(n.ws, { kind: 'account', event: 'PARTNER_ADDED', businessId: '9876543210' }),
+    );
+    expect(await entry(n.phoneNumberId)).toMatchObject({ businessId: '9876543210' });
+    // An event without one keeps what is known.
+    await applyNumberUpdate(health.deps, update(n.ws, { kind: 'account', event: 'ACCOUNT_VIOLATION' }));
+    expect(await entry(n.phoneNumberId)).toMatchObject({ businessId: '9876543210' });
+  });
 });
 
 describe('the periodic number sync', () => {

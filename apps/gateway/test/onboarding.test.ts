@@ -77,16 +77,26 @@ describe('Embedded Signup', () => {
     expect(Date.parse(started.expiresAt)).toBeGreaterThan(Date.now());
     const number = await customerNumber();
     const { code } = await sandbox.control.mintOAuthCode({ wabaIds: [number.wabaId] });
+    // The portfolio from the flow's WA_EMBEDDED_SIGNUP event: digits, like every Meta id. A
+    // malformed one is refused before the state is spent.
+    const businessId = '7700000000000123';
+    const body = {
+      state: started.state,
+      code,
+      wabaId: number.wabaId,
+      phoneNumberId: number.phoneNumberId,
+      pin: '246810',
+    };
+    const malformed = await gw.call('POST', '/api/v1/onboarding/esb/callback', {
+      token,
+      body: { ...body, businessId: 'portfolio-1' },
+    });
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json().error.code).toBe('VALIDATION_FAILED');
 
     const done = await gw.call('POST', '/api/v1/onboarding/esb/callback', {
       token,
-      body: {
-        state: started.state,
-        code,
-        wabaId: number.wabaId,
-        phoneNumberId: number.phoneNumberId,
-        pin: '246810',
-      },
+      body: { ...body, businessId },
     });
     expect(done.statusCode, done.body).toBe(200);
     const status = done.json();
@@ -123,6 +133,7 @@ describe('Embedded Signup', () => {
       phoneNumberId: number.phoneNumberId,
       workspaceId: ws,
       wabaId: number.wabaId,
+      businessId,
       throughputMps: 1_000,
       messagingLimit: 2_000,
     });

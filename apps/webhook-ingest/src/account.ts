@@ -26,6 +26,14 @@ const text = (v: unknown, max: number): string | undefined =>
       : undefined;
 const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
   (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+/**
+ * A Meta id (digits, as a string or a number): an optional id that is malformed is left out
+ * rather than failing the schema, which would quarantine the whole account event for it.
+ */
+const metaId = (v: unknown): string | undefined => {
+  const id = text(v, 32);
+  return id && /^[0-9]+$/.test(id) ? id : undefined;
+};
 const QUALITY = new Set(['GREEN', 'YELLOW', 'RED', 'UNKNOWN']);
 const quality = (v: unknown) =>
   typeof v === 'string' && QUALITY.has(v.toUpperCase())
@@ -80,6 +88,7 @@ export function projectAccountChange(field: string, raw: unknown): Change | unde
         event: String(v.event ?? ''),
         ...opt('banState', text(rec(v.ban_info).waba_ban_state, 40)),
         ...opt('violationType', text(rec(v.violation_info).violation_type, 120)),
+        ...opt('businessId', metaId(rec(v.waba_info).owner_business_id)),
       };
     case 'business_capability_update': {
       const phones = v.max_phone_numbers_per_business;

@@ -486,6 +486,31 @@ describe('account updates', () => {
       listed.items.some((q) => q.reason === 'invalid_item' && q.detail?.startsWith('account.update.v1')),
     ).toBe(true);
   });
+
+  it('carries the owning portfolio from waba_info, and leaves out a malformed one without quarantining the event', async () => {
+    const env = webhookEnvelope({
+      wabaId: WABA,
+      changes: [
+        webhookChange('account_update', {
+          event: 'PARTNER_ADDED',
+          waba_info: { waba_id: WABA, owner_business_id: '1234567890123' },
+        }),
+        webhookChange('account_update', {
+          event: 'PARTNER_APP_INSTALLED',
+          waba_info: { waba_id: WABA, owner_business_id: 'not-an-id' },
+        }),
+      ],
+    });
+    const { body, headers } = signedWebhook(env, SECRET_NEW);
+    expect((await post(body, headers)).statusCode).toBe(200);
+    await processed();
+    const changes = (await accountJobs())
+      .map((j) => j.data.change as { event?: string })
+      .filter((c) => c.event?.startsWith('PARTNER_'));
+    expect(changes).toHaveLength(2);
+    expect(changes).toContainEqual({ kind: 'account', event: 'PARTNER_ADDED', businessId: '1234567890123' });
+    expect(changes).toContainEqual({ kind: 'account', event: 'PARTNER_APP_INSTALLED' });
+  });
 });
 
 describe('metrics', () => {

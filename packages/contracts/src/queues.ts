@@ -836,6 +836,13 @@ export const AccountUpdateV1 = Type.Object(
           event: Type.String({ pattern: '^[A-Z_]{1,64}$', maxLength: 64 }),
           banState: Opt(Str(40)),
           violationType: Opt(Str(120)),
+          /**
+           * `waba_info.owner_business_id` (PARTNER_* events): the business portfolio owning
+           * the WABA, whose messaging limit its numbers share (§5.3).
+           */
+          businessId: Opt(
+            Type.String({ pattern: '^[0-9]{1,32}$', description: 'Meta business portfolio id' }),
+          ),
         },
         closed,
       ),

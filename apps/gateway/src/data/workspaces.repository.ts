@@ -42,6 +42,8 @@ export interface StepOutcome {
 export interface OnboardingRecord {
   wabaId: string;
   phoneNumberId: string;
+  /** The business portfolio owning the WABA, when the flow's front end passed it on. */
+  businessId?: string;
   /** The user who completed Meta's flow. */
   userId: string;
   startedAt: Date;

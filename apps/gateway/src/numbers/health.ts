@@ -80,7 +80,12 @@ async function numbersOf(deps: NumberHealthDeps, update: AccountUpdateV1): Promi
 type Patch = Partial<
   Pick<
     NumberRecord,
-    'qualityRating' | 'messagingLimitTier' | 'messagingLimit' | 'throughputMps' | 'accountStatus'
+    | 'qualityRating'
+    | 'messagingLimitTier'
+    | 'messagingLimit'
+    | 'throughputMps'
+    | 'accountStatus'
+    | 'businessId'
   >
 >;
 
@@ -124,6 +129,9 @@ export async function applyNumberUpdate(deps: NumberHealthDeps, update: AccountU
           violationType: change.violationType ?? null,
           at,
         },
+        // PARTNER_* events name the owning portfolio: message-sender then counts the
+        // messaging limit per portfolio instead of per WABA (§5.3).
+        ...(change.businessId ? { businessId: change.businessId } : {}),
       };
     }
     if (Object.keys(patch).length === 0) continue;

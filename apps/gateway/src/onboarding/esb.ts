@@ -120,7 +120,7 @@ export function createEmbeddedSignup(deps: EsbDeps) {
       );
     try {
       const steps = { ...onboarding.steps };
-      const { wabaId, phoneNumberId } = onboarding;
+      const { wabaId, phoneNumberId, businessId } = onboarding;
       const attempt = async (step: OnboardingStep, work: () => Promise<void>) => {
         if (steps[step].status === 'succeeded') return;
         const attempts = steps[step].attempts + 1;
@@ -162,7 +162,7 @@ export function createEmbeddedSignup(deps: EsbDeps) {
         });
         await attempt('metadataFetched', async () => {
           const info = await deps.meta.getPhoneNumber(await tokenNow(), phoneNumberId, NUMBER_FIELDS);
-          await connectNumber(ws, wabaId, phoneNumberId, info);
+          await connectNumber(ws, wabaId, phoneNumberId, info, businessId);
         });
       }
       const next = { ...onboarding, steps };
@@ -180,6 +180,7 @@ export function createEmbeddedSignup(deps: EsbDeps) {
     wabaId: string,
     phoneNumberId: string,
     info: Awaited<ReturnType<MetaClient['getPhoneNumber']>>,
+    businessId: string | undefined,
   ): Promise<void> {
     const now = deps.now();
     const tier = info.whatsapp_business_manager_messaging_limit ?? info.messaging_limit_tier ?? null;
@@ -193,6 +194,7 @@ export function createEmbeddedSignup(deps: EsbDeps) {
       messagingLimitTier: tier,
       throughputMps: throughputOf(info.throughput?.level) ?? 80,
       ...(limit !== undefined ? { messagingLimit: limit } : {}),
+      ...(businessId ? { businessId } : {}),
       syncedAt: now,
     };
     const inserted = await deps.numbers.insertOnce({
@@ -233,7 +235,14 @@ export function createEmbeddedSignup(deps: EsbDeps) {
     async callback(
       ws: string,
       userId: string,
-      input: { state: string; code: string; wabaId: string; phoneNumberId: string; pin?: string | undefined },
+      input: {
+        state: string;
+        code: string;
+        wabaId: string;
+        phoneNumberId: string;
+        businessId?: string | undefined;
+        pin?: string | undefined;
+      },
     ): Promise<OnboardingRecord> {
       assertConfigured();
       // Before the state is spent: a missing secret is the operator's to fix, not a reason
@@ -258,6 +267,7 @@ export function createEmbeddedSignup(deps: EsbDeps) {
       const onboarding: OnboardingRecord = {
         wabaId: input.wabaId,
         phoneNumberId: input.phoneNumberId,
+        ...(input.businessId ? { businessId: input.businessId } : {}),
         userId,
         startedAt: deps.now(),
         steps: Object.fromEntries(ONBOARDING_STEPS.map((s) => [s, pending()])) as OnboardingRecord['steps'],

@@ -36,6 +36,11 @@ export const EsbCallback = Type.Object(
     }),
     wabaId: MetaId("the customer's WhatsApp Business Account id from the flow"),
     phoneNumberId: PhoneNumberIdParam,
+    businessId: Type.Optional(
+      MetaId(
+        "the business portfolio id from the flow's WA_EMBEDDED_SIGNUP event (`data.business_id`): the sender counts the messaging limit per portfolio with it",
+      ),
+    ),
     pin: Type.Optional(Pin),
   },
   { additionalProperties: false },
