@@ -20,11 +20,20 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { freePort, infraEnv, repoRoot, serviceKeyPair, startProcess, waitReady } from './lib/harness.mjs';
+import {
+  cpuMeter,
+  cpuMsOf,
+  freePort,
+  infraEnv,
+  repoRoot,
+  serviceKeyPair,
+  startProcess,
+  waitReady,
+} from './lib/harness.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -149,10 +158,6 @@ const eventQueue = new Queue('message.events.v1', {
   prefix: `${prefix}:{q:message.events.v1}`,
 });
 
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, 100 Hz
-}
 function rssMb(pid) {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
     .split('\n')
@@ -218,7 +223,9 @@ async function scenario(name, numbers, count) {
   const jobs = [];
   for (const pnid of numbers) for (let i = 0; i < count; i += 1) jobs.push(job(name, pnid, i));
   const before429 = rateLimited();
-  const cpu0 = cpuMs(sender.child.pid);
+  const cpu0 = cpuMsOf(sender.child.pid);
+  const meter = cpuMeter({ sender: sender.child.pid, sandbox: sandbox.child.pid });
+  const machine0 = meter.sample();
   const counters0 = await pacingCounters();
   const started = Date.now();
   await enqueue(jobs);
@@ -235,7 +242,13 @@ async function scenario(name, numbers, count) {
   sent = target;
   const sustained = await sustainedRate(name);
   const seconds = (Date.now() - started) / 1000;
-  const cpu = (cpuMs(sender.child.pid) - cpu0) / 1000;
+  const cpu = (cpuMsOf(sender.child.pid) - cpu0) / 1000;
+  // Where the machine's CPU went per message, and the rate the cores would allow at that cost.
+  const used = meter.since(machine0);
+  const perMessageMs = Object.fromEntries(
+    Object.entries(used).map(([label, ms]) => [label, Math.round((ms / jobs.length) * 1000) / 1000]),
+  );
+  const totalMs = Object.values(used).reduce((a, b) => a + b, 0) / jobs.length;
   const result = {
     name,
     messages: jobs.length,
@@ -247,6 +260,11 @@ async function scenario(name, numbers, count) {
     cpuMicrosecondsPerMessage: Math.round((cpu * 1e6) / jobs.length),
     peakRssMb: peakRss,
     pacing: delta(await pacingCounters(), counters0),
+    machine: {
+      perMessageMs,
+      totalMs: Math.round(totalMs * 1000) / 1000,
+      boundPerSecond: Math.round((availableParallelism() * 1000) / totalMs),
+    },
   };
   say(JSON.stringify(result));
   return result;

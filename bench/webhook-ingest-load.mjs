@@ -2,7 +2,8 @@
 // process so it does not share an event loop with the server it measures. Each request is a
 // ~1.5 KB Meta-encoded, signed webhook with its own wamid (a pool of `pool` bodies, cycled).
 // Usage: node bench/webhook-ingest-load.mjs '<json: { url, secret, concurrency, durationMs, warmupMs, pool, phoneNumberId }>'
-// Prints one JSON line: { requests, errors, rps, p50Ms, p99Ms, statuses }.
+// Prints `measuring` and `stopped` around the measured window, then one JSON line:
+// { requests, errors, rps, p50Ms, p99Ms, statuses, cpuMs } (cpuMs: its own CPU in the window).
 import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
 
@@ -14,6 +15,10 @@ const {
   warmupMs = 2_000,
   pool = 20_000,
   phoneNumberId = '106540352242922',
+  // `long`: a ~950-character text (never a consent keyword: one job downstream); `short`: a
+  // short text, the body made up to ~1.5 KB by a click-to-WhatsApp ad's `referral` block, as
+  // such messages carry (a text that can be a keyword: a consent signal too, two jobs).
+  text = 'long',
 } = JSON.parse(process.argv[2]);
 
 // Meta's encoding: non-ASCII as \uXXXX, '/' as '\/'.
@@ -23,7 +28,24 @@ const metaEncode = (value) =>
     .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 function body(i) {
-  const text = `Olá! pedido nº ${i} — obrigado 😀 ${'x'.repeat(900)}`;
+  const short = text === 'short';
+  const words = short
+    ? `Olá! pedido nº ${i} — obrigado 😀`
+    : `Olá! pedido nº ${i} — obrigado 😀 ${'x'.repeat(900)}`;
+  const referral = short
+    ? {
+        referral: {
+          source_url: `https://fb.me/${'a'.repeat(12)}`,
+          source_id: '120208000000000001',
+          source_type: 'ad',
+          headline: `Frete grátis — pedido nº ${i}`,
+          body: `Aproveite a promoção de inverno: ${'entrega rápida, '.repeat(22)}`,
+          media_type: 'image',
+          image_url: `https://scontent.xx.fbcdn.net/v/t45.1600-4/${'b'.repeat(120)}.jpg`,
+          ctwa_clid: 'c'.repeat(64),
+        },
+      }
+    : {};
   return Buffer.from(
     metaEncode({
       object: 'whatsapp_business_account',
@@ -48,7 +70,8 @@ function body(i) {
                     id: `wamid.${randomBytes(30).toString('base64')}`,
                     timestamp: String(Math.floor(Date.now() / 1000)),
                     type: 'text',
-                    text: { body: text },
+                    text: { body: words },
+                    ...referral,
                   },
                 ],
               },
@@ -115,10 +138,15 @@ async function loop() {
 const loops = Array.from({ length: concurrency }, loop);
 await new Promise((r) => setTimeout(r, warmupMs));
 measuring = true;
+// Markers for the caller, which samples the machine's CPU over the same window.
+process.stdout.write('measuring\n');
 const start = Date.now();
+const cpuStart = process.cpuUsage();
 await new Promise((r) => setTimeout(r, durationMs));
 measuring = false;
 const elapsed = Date.now() - start;
+const cpu = process.cpuUsage(cpuStart);
+process.stdout.write('stopped\n');
 stopped = true;
 await Promise.all(loops);
 latencies.sort((a, b) => a - b);
@@ -126,6 +154,6 @@ const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latenc
 const round = (n) => (n === null ? null : Math.round(n * 100) / 100);
 const ok = statuses[200] ?? 0;
 process.stdout.write(
-  `${JSON.stringify({ requests: latencies.length, ok, errors, rps: Math.round((ok * 1000) / elapsed), p50Ms: round(at(0.5)), p99Ms: round(at(0.99)), statuses })}\n`,
+  `${JSON.stringify({ requests: latencies.length, ok, errors, rps: Math.round((ok * 1000) / elapsed), p50Ms: round(at(0.5)), p99Ms: round(at(0.99)), statuses, cpuMs: Math.round((cpu.user + cpu.system) / 1000) })}\n`,
 );
 agent.destroy();

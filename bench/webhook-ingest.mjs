@@ -2,20 +2,35 @@
 // the sustained acknowledgement rate with p50/p99, beside (1) a bare Fastify server that only
 // verifies the signature and (2) the store's batched-insert ceiling, both from the same run.
 // Then how long the processor takes to work off everything acknowledged, and the server's CPU
-// per webhook. By default the server runs twice: processing in a worker thread
-// (PROCESSOR_THREAD=true) and in the acknowledging thread (the default, PROCESSOR_THREAD=false).
+// per webhook, and where the machine's CPU went per webhook (server, Redis, store, load
+// generator) with the rate the cores would allow at that cost.
 //
 // Usage: node bench/webhook-ingest.mjs [--json] [--concurrency 50] [--duration-ms 10000]
-//          [--modes thread,inline]
+//          [--modes inline,thread] [--texts short,long]
+//   --modes: processing in a worker thread (PROCESSOR_THREAD=true) and/or in the acknowledging
+//   thread (the default); --texts: the inbound text of each webhook, `short` (can be a consent
+//   keyword: a consent signal besides the inbound message, two jobs; a click-to-WhatsApp
+//   `referral` block makes the body ~1.5 KB) and/or `long` (~950 characters: one job).
+//   Every mode runs with every text.
 //   needs `bash infra/infra.sh start` and a built webhook-ingest
 //   (pnpm --filter @wapi/webhook-ingest build). Own database and key prefix, dropped at the end.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { freePort, infraEnv, repoRoot, serviceKeyPair, startProcess, waitReady } from './lib/harness.mjs';
+import {
+  cpuMeter,
+  cpuMsOf,
+  freePort,
+  infraEnv,
+  repoRoot,
+  serviceKeyPair,
+  startProcess,
+  waitReady,
+} from './lib/harness.mjs';
 import { findCeiling, measureStoreCeilings } from './lib/store-ceilings.mjs';
 
 const { values: args } = parseArgs({
@@ -23,12 +38,14 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '50' },
     'duration-ms': { type: 'string', default: '10000' },
-    modes: { type: 'string', default: 'thread,inline' },
+    modes: { type: 'string', default: 'inline' },
+    texts: { type: 'string', default: 'short,long' },
   },
 });
 const concurrency = Number(args.concurrency);
 const durationMs = Number(args['duration-ms']);
 const modes = args.modes.split(',').filter((m) => m === 'thread' || m === 'inline');
+const texts = args.texts.split(',').filter((t) => t === 'short' || t === 'long');
 const progress = (line) => console.error(line);
 const infra = infraEnv();
 const serverEntry = join(repoRoot, 'apps/webhook-ingest/dist/server.js');
@@ -48,23 +65,48 @@ const mongo = new MongoClient(infra.WAPI_MONGO_URL, { maxPoolSize: 10 });
 const redis = new Redis(infra.WAPI_REDIS_URL, { maxRetriesPerRequest: 2 });
 const seed = serviceKeyPair().privateKey;
 
-/** User + system CPU of a process so far, in ms (Linux /proc; null elsewhere). */
-function cpuMsOf(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
-  } catch {
-    return null;
-  }
-}
-
-async function load(url) {
+/**
+ * Runs the load generator against `url` and answers its figures, plus `cpuMs`: the CPU each
+ * of `pids` ({ label: pid }), Redis, the store and the load generator used in the measured
+ * window (the generator marks it on its output).
+ */
+async function load(url, pids = {}, text = 'long') {
   const proc = startProcess(join(import.meta.dirname, 'webhook-ingest-load.mjs'), [
-    JSON.stringify({ url, secret, concurrency, durationMs, warmupMs: 2_000, phoneNumberId }),
+    JSON.stringify({ url, secret, concurrency, durationMs, warmupMs: 2_000, phoneNumberId, text }),
   ]);
+  const meter = cpuMeter(pids);
+  const marked = async (marker) => {
+    while (!proc.output().includes(marker) && proc.child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 10));
+  };
+  await marked('measuring\n');
+  const before = meter.sample();
+  await marked('stopped\n');
+  const used = meter.since(before);
   const { code } = await proc.exited;
   if (code !== 0) throw new Error(`load generator failed:\n${proc.output()}`);
-  return JSON.parse(proc.output().trim().split('\n').pop());
+  const result = JSON.parse(proc.output().trim().split('\n').pop());
+  return { ...result, cpuMs: { ...used, loadGenerator: result.cpuMs } };
+}
+
+/**
+ * CPU per acknowledged webhook (ms) by process, and the rate the machine's cores would allow
+ * if that were all they did: what bounds the measured rate when the processes share them.
+ */
+function cpuPerWebhook(result) {
+  const per = {};
+  let total = 0;
+  for (const [label, ms] of Object.entries(result.cpuMs)) {
+    per[label] = Math.round((ms / result.ok) * 1000) / 1000;
+    total += ms / result.ok;
+  }
+  const cores = availableParallelism();
+  return {
+    perWebhookMs: per,
+    totalMs: Math.round(total * 1000) / 1000,
+    cores,
+    machineBoundPerSecond: Math.round((cores * 1000) / total),
+  };
 }
 
 const procs = [];
@@ -85,7 +127,7 @@ try {
   });
   procs.push(bare);
   await waitReady(`http://127.0.0.1:${barePort}/health/ready`, bare);
-  const bareResult = await load(`http://127.0.0.1:${barePort}/api/v1/webhook`);
+  const bareResult = await load(`http://127.0.0.1:${barePort}/api/v1/webhook`, { server: bare.child.pid });
   bare.child.kill('SIGTERM');
 
   await redis.set(
@@ -93,16 +135,16 @@ try {
     JSON.stringify({ phoneNumberId, workspaceId: 'ws_bench', wabaId: '100000000000001' }),
   );
   const runs = [];
-  for (const mode of modes) {
+  for (const [mode, text] of modes.flatMap((m) => texts.map((t) => [m, t]))) {
     progress(
-      `webhook-ingest (durable, processor ${mode === 'thread' ? 'in its worker thread' : 'in the same thread'}) …`,
+      `webhook-ingest (durable, processor ${mode === 'thread' ? 'in its worker thread' : 'in the same thread'}, ${text} texts) …`,
     );
     const port = await freePort();
     const ingest = startProcess(serverEntry, [], {
       PORT: String(port),
       REDIS_URL: infra.WAPI_REDIS_URL,
       MONGO_URL: infra.WAPI_MONGO_URL,
-      MONGO_DB: `${dbName}_${mode}`,
+      MONGO_DB: `${dbName}_${mode}_${text}`,
       KEY_PREFIX: prefix,
       LOG_LEVEL: 'warn',
       INTERNAL_AUTH_PRIVATE_KEY: seed,
@@ -112,8 +154,8 @@ try {
     procs.push(ingest);
     await waitReady(`http://127.0.0.1:${port}/health/ready`, ingest);
     const cpuBefore = cpuMsOf(ingest.child.pid);
-    const result = await load(`http://127.0.0.1:${port}/api/v1/webhook`);
-    const db = mongo.db(`${dbName}_${mode}`);
+    const result = await load(`http://127.0.0.1:${port}/api/v1/webhook`, { server: ingest.child.pid }, text);
+    const db = mongo.db(`${dbName}_${mode}_${text}`);
     const acked = await db.collection('webhook_journal').countDocuments();
     const drainStart = Date.now();
     let done = 0;
@@ -131,12 +173,14 @@ try {
     await ingest.exited;
     runs.push({
       mode,
+      text,
       ingest: result,
       ratioToBare: Math.round((result.rps / bareResult.rps) * 100) / 100,
       ratioToStoreCeiling: ceiling.rate ? Math.round((result.rps / ceiling.rate) * 100) / 100 : null,
       journaled: acked,
       processed: done,
       drainAfterLoadMs: drainMs,
+      machine: cpuPerWebhook(result),
       cpuMsPerWebhook:
         cpuBefore === null || cpuAfter === null
           ? null
@@ -147,7 +191,7 @@ try {
   const summary = {
     concurrency,
     durationMs,
-    bare: bareResult,
+    bare: { ...bareResult, machine: cpuPerWebhook(bareResult) },
     storeCeiling: { id: 'insertMany.b500', docsPerSecond: ceiling.rate },
     runs,
   };
@@ -159,20 +203,31 @@ try {
     );
     for (const run of runs)
       console.log(
-        `| webhook-ingest, journaled before 200, processor ${run.mode === 'thread' ? 'thread' : 'inline'}, c=${concurrency} | ${run.ingest.rps} (${run.ratioToBare} of bare; ${run.ratioToStoreCeiling} of insertMany b500 = ${ceiling.rate} docs/s) | ${run.ingest.p50Ms} ms | ${run.ingest.p99Ms} ms |`,
+        `| webhook-ingest, journaled before 200, processor ${run.mode === 'thread' ? 'thread' : 'inline'}, ${run.text} texts, c=${concurrency} | ${run.ingest.rps} (${run.ratioToBare} of bare; ${run.ratioToStoreCeiling} of insertMany b500 = ${ceiling.rate} docs/s) | ${run.ingest.p50Ms} ms | ${run.ingest.p99Ms} ms |`,
       );
     for (const run of runs)
       console.log(
-        `${run.mode}: statuses ${JSON.stringify(run.ingest.statuses)}; journaled ${run.journaled}, processed ${run.processed}, ${run.drainAfterLoadMs} ms after the load stopped; ${run.cpuMsPerWebhook ?? '?'} ms of server CPU per webhook`,
+        `${run.mode}, ${run.text} texts: statuses ${JSON.stringify(run.ingest.statuses)}; journaled ${run.journaled}, processed ${run.processed}, ${run.drainAfterLoadMs} ms after the load stopped; ${run.cpuMsPerWebhook ?? '?'} ms of server CPU per webhook (load and drain)`,
+      );
+    for (const run of runs)
+      console.log(
+        `${run.mode}, ${run.text} texts: CPU per webhook while measured, ms: ${Object.entries(
+          run.machine.perWebhookMs,
+        )
+          .map(([k, v]) => `${k} ${v}`)
+          .join(
+            ', ',
+          )}; total ${run.machine.totalMs} ms, which ${run.machine.cores} cores allow ${run.machine.machineBoundPerSecond}/s`,
       );
   }
 } finally {
   for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
   for (const mode of ['thread', 'inline'])
-    await mongo
-      .db(`${dbName}_${mode}`)
-      .dropDatabase()
-      .catch(() => {});
+    for (const text of ['short', 'long'])
+      await mongo
+        .db(`${dbName}_${mode}_${text}`)
+        .dropDatabase()
+        .catch(() => {});
   await mongo
     .db(ceilingDbName)
     .dropDatabase()

@@ -2,7 +2,7 @@
 // service started as a real process, and its readiness. One copy for every bench/*.mjs.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -95,4 +95,58 @@ export function runHttpLoad(options) {
       else resolve(JSON.parse(proc.output().trim().split('\n').at(-1)));
     });
   });
+}
+
+/** User + system CPU a process has used so far, in ms (Linux /proc, 100 Hz ticks); null when gone. */
+export function cpuMsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+/** The infrastructure's processes by name: Redis, and the store (FerretDB and its PostgreSQL). */
+const INFRA_PROCESSES = { 'redis-server': 'redis', ferretdb: 'store', postgres: 'store' };
+
+/**
+ * Where the machine's CPU goes during a measurement: the infrastructure's processes (found in
+ * /proc by name, so PostgreSQL backends that start meanwhile count too) and `pids`
+ * ({ label: pid }). `sample()` takes a snapshot; `since(snapshot)` answers { label: CPU ms
+ * used since it }. On a machine without /proc both are empty.
+ */
+export function cpuMeter(pids = {}) {
+  const labelOf = new Map(Object.entries(pids).map(([label, pid]) => [String(pid), label]));
+  const sample = () => {
+    const snapshot = new Map();
+    let entries = [];
+    try {
+      entries = readdirSync('/proc').filter((e) => /^[0-9]+$/.test(e));
+    } catch {}
+    for (const pid of entries) {
+      let stat;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const label =
+        labelOf.get(pid) ?? INFRA_PROCESSES[stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))];
+      if (!label) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      snapshot.set(pid, { label, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+    }
+    return snapshot;
+  };
+  return {
+    sample,
+    since(earlier) {
+      const used = {};
+      for (const [pid, { label, ms }] of sample())
+        used[label] = (used[label] ?? 0) + ms - (earlier.get(pid)?.ms ?? 0);
+      return used;
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import {
+  CONSENT_TEXT_MAX_LENGTH,
   DirectoryEntry,
   directoryKey,
   keyOf,
@@ -430,7 +431,9 @@ export class Processor {
           content,
         };
         const jobs: Job[] = [{ queue: 'message.inbound.v1', jobId: jobIdOf(ws, wamid), payload: inbound }];
-        if (content.type === 'text') {
+        // Only a text that can be a keyword: compliance never matches a longer one, and a
+        // second job per ordinary message is a large share of the processing's cost.
+        if (content.type === 'text' && content.text.body.length <= CONSENT_TEXT_MAX_LENGTH) {
           jobs.push({
             queue: 'consent.signal.v1',
             jobId: jobIdOf(ws, wamid, 'text'),
@@ -441,7 +444,7 @@ export class Processor {
               scope: 'all',
               phoneNumberId: pnid,
               source: 'keyword',
-              evidence: { wamid, text: content.text.body.slice(0, 1_024) },
+              evidence: { wamid, text: content.text.body },
               observedAt: at,
             } satisfies QueuePayload<'consent.signal.v1'>,
           });

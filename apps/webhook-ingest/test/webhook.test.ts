@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { windowKey } from '@wapi/contracts';
+import { CONSENT_TEXT_MAX_LENGTH, windowKey } from '@wapi/contracts';
 import {
   inboundTextMessage,
   messagesChange,
@@ -248,6 +248,45 @@ describe('processing', () => {
     });
     const until = Number(await ctx.redis.get(windowKey(ctx.prefix, PNID, '15550000001')));
     expect(until).toBeGreaterThan(Date.now() + 23 * 3600 * 1000);
+  });
+
+  it('sends compliance only texts that can be a keyword: one of CONSENT_TEXT_MAX_LENGTH characters, not a longer one', async () => {
+    const atBound = newWamid();
+    const over = newWamid();
+    const env = webhookEnvelope({
+      wabaId: '100000000000001',
+      changes: [
+        messagesChange({
+          phoneNumberId: PNID,
+          messages: [
+            inboundTextMessage({
+              from: '15550000011',
+              id: atBound,
+              text: 'a'.repeat(CONSENT_TEXT_MAX_LENGTH),
+            }),
+            inboundTextMessage({
+              from: '15550000012',
+              id: over,
+              text: `STOP ${'a'.repeat(CONSENT_TEXT_MAX_LENGTH)}`,
+            }),
+          ],
+        }),
+      ],
+    });
+    const { body, headers } = signedWebhook(env, SECRET_NEW);
+    expect((await post(body, headers)).statusCode).toBe(200);
+    await processed();
+    // Both are inbound messages (and open the window); only the first is a consent signal.
+    const inbound = await jobsIn(ctx, 'message.inbound.v1');
+    expect(inbound.filter((j) => j.data.wamid === atBound || j.data.wamid === over)).toHaveLength(2);
+    const signals = (await jobsIn(ctx, 'consent.signal.v1')).map(
+      (j) => (j.data.evidence as { wamid?: string }).wamid,
+    );
+    expect(signals).toContain(atBound);
+    expect(signals).not.toContain(over);
+    expect(Number(await ctx.redis.get(windowKey(ctx.prefix, PNID, '15550000012')))).toBeGreaterThan(
+      Date.now(),
+    );
   });
 
   it('processes one webhook delivered 100 times concurrently once', async () => {

@@ -705,13 +705,21 @@ export const MessageInboundV1 = Type.Object(
 );
 export type MessageInboundV1 = Static<typeof MessageInboundV1>;
 
+/**
+ * The longest inbound text (UTF-16 code units, as `String.length` counts) that can be a
+ * consent keyword: compliance never matches a longer one (a keyword is a few words, and its
+ * normalised form must fit 64), so producers send no `inbound_text` signal for longer texts.
+ */
+export const CONSENT_TEXT_MAX_LENGTH = 256;
+
 /** An opt-out or opt-in observed anywhere (keyword, button, user_preferences, error 131050, API). */
 export const ConsentSignalV1 = Type.Object(
   {
     workspaceId: Id('owning workspace'),
     contact: WaId,
     /**
-     * `inbound_text`: a customer's short text message that compliance classifies with its
+     * `inbound_text`: a customer's short text message (at most `CONSENT_TEXT_MAX_LENGTH`
+     * characters; longer ones are never keywords and are not sent) that compliance classifies with its
      * keyword rules (they live there, with the workspace's own words and the contact's
      * state, which YES needs); `evidence.text` holds it and `scope` is ignored.
      */

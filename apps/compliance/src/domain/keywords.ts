@@ -7,6 +7,8 @@
  * not ask for it (as bad, for the business, as ignoring a real STOP).
  */
 
+import { CONSENT_TEXT_MAX_LENGTH } from '@wapi/contracts';
+
 /** What a message means for consent. */
 export type ConsentIntent = 'opt_out' | 'opt_in' | 'help' | 'none';
 
@@ -142,8 +144,9 @@ function buildIndex(): { main: Index; yes: Index } {
 
 const BUILT_IN = buildIndex();
 
-// Messages longer than this are never a keyword (the longest one is a few words); the
-// cut-off keeps the cost of classifying every inbound text constant.
+// A normalised message longer than this is never a keyword (the longest one is a few words);
+// the cut-off keeps the cost of classifying every inbound text constant. Before normalising,
+// contracts' CONSENT_TEXT_MAX_LENGTH bounds the raw text (webhook-ingest sends no longer one).
 const MAX_KEYWORD_MESSAGE = 64;
 
 /** The keyword a whole message is, with its language, or undefined. */
@@ -152,7 +155,7 @@ export function matchConsentKeyword(
   workspaceKeywords?: WorkspaceKeywords,
   context: ClassifyContext = {},
 ): KeywordMatch | undefined {
-  if (text.length > MAX_KEYWORD_MESSAGE * 4) return undefined;
+  if (text.length > CONSENT_TEXT_MAX_LENGTH) return undefined;
   const key = normalizeConsentText(text);
   if (!key || key.length > MAX_KEYWORD_MESSAGE) return undefined;
   // Built-in opt-outs win over a workspace's words: no configuration can make STOP not stop.
