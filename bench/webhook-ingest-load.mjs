@@ -8,7 +8,7 @@
 // Prints `measuring` and `stopped` around the measured window, then one JSON line:
 // { requests, errors, rps, p50Ms, p99Ms, statuses, cpuMs } (cpuMs: its own CPU in the window).
 import { createHmac, randomBytes } from 'node:crypto';
-import http from 'node:http';
+import { runLoad } from './lib/load-loop.mjs';
 
 const {
   url,
@@ -104,73 +104,16 @@ function nextSigned() {
   copy.write(`${sent.toString(36).padStart(12, '0')}${wamidTail}`, at, 'latin1');
   return { b: copy, sig: `sha256=${createHmac('sha256', secret).update(copy).digest('hex')}` };
 }
-const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-const target = new URL(url);
-const latencies = [];
-const statuses = {};
-let errors = 0;
-let measuring = false;
-let stopped = false;
-
-function once() {
-  const { b, sig } = nextSigned();
-  return new Promise((resolve) => {
-    const started = process.hrtime.bigint();
-    const req = http.request(
-      {
-        agent,
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'content-length': b.length,
-          'x-hub-signature-256': sig,
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (measuring) {
-            latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-            statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
-          }
-          resolve();
-        });
-      },
-    );
-    req.on('error', () => {
-      if (measuring) errors++;
-      resolve();
-    });
-    req.end(b);
-  });
-}
-
-async function loop() {
-  while (!stopped) await once();
-}
-
-const loops = Array.from({ length: concurrency }, loop);
-await new Promise((r) => setTimeout(r, warmupMs));
-measuring = true;
-// Markers for the caller, which samples the machine's CPU over the same window.
-process.stdout.write('measuring\n');
-const start = Date.now();
-const cpuStart = process.cpuUsage();
-await new Promise((r) => setTimeout(r, durationMs));
-measuring = false;
-const elapsed = Date.now() - start;
-const cpu = process.cpuUsage(cpuStart);
-process.stdout.write('stopped\n');
-stopped = true;
-await Promise.all(loops);
-latencies.sort((a, b) => a - b);
-const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? null;
-const round = (n) => (n === null ? null : Math.round(n * 100) / 100);
-const ok = statuses[200] ?? 0;
-process.stdout.write(
-  `${JSON.stringify({ requests: latencies.length, ok, errors, rps: Math.round((ok * 1000) / elapsed), p50Ms: round(at(0.5)), p99Ms: round(at(0.99)), statuses, cpuMs: Math.round((cpu.user + cpu.system) / 1000) })}\n`,
-);
-agent.destroy();
+const result = await runLoad({
+  url,
+  method: 'POST',
+  concurrency,
+  durationMs,
+  warmupMs,
+  next: () => {
+    const { b, sig } = nextSigned();
+    return { headers: { 'content-type': 'application/json', 'x-hub-signature-256': sig }, body: b };
+  },
+});
+const { ok, elapsedMs, ...figures } = result;
+process.stdout.write(`${JSON.stringify({ ...figures, ok, rps: Math.round((ok * 1000) / elapsedMs) })}\n`);
