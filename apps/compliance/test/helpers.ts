@@ -1,7 +1,7 @@
 import type { ServiceName } from '@wapi/contracts';
 import { closeRedis, createRedis, type ServiceApp } from '@wapi/service-kit';
 import { migrate } from '@wapi/store';
-import { internalAuthEnv, mintServiceToken, type TestContext, testKeySet } from '@wapi/testkit';
+import { mintServiceToken, serviceEnv, type TestContext, testKeySet } from '@wapi/testkit';
 import pino from 'pino';
 import { buildApp } from '../src/app';
 import { loadServiceConfig } from '../src/config';
@@ -29,16 +29,7 @@ export async function startCompliance(
   ctx: TestContext,
   options: { now?: () => Date; env?: Record<string, string> } = {},
 ): Promise<ComplianceUnderTest> {
-  const config = loadServiceConfig({
-    REDIS_URL: ctx.infra.redisUrl,
-    MONGO_URL: ctx.mongoUrl,
-    MONGO_DB: ctx.dbName,
-    KEY_PREFIX: ctx.prefix,
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    ...internalAuthEnv('compliance'),
-    ...options.env,
-  });
+  const config = loadServiceConfig(serviceEnv(ctx, 'compliance', options.env));
   await migrate(ctx.db, INDEXES);
   const redis = createRedis(ctx.infra.redisUrl, 'request', silent);
   const workerRedis = createRedis(ctx.infra.redisUrl, 'worker', silent);

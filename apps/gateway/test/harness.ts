@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import type { SignupResponse } from '@wapi/contracts';
 import { createLogger } from '@wapi/service-kit';
 import { asWorkspaceId } from '@wapi/store';
-import { internalAuthEnv, mintServiceToken, type TestContext, testKeySet } from '@wapi/testkit';
+import { mintServiceToken, serviceEnv, type TestContext, testKeySet } from '@wapi/testkit';
 import { Redis } from 'ioredis';
 import { buildApp } from '../src/app';
 import { loadServiceConfig } from '../src/config';
@@ -14,18 +14,11 @@ export const newSigningKey = () => randomBytes(32).toString('base64url');
 
 /** Everything gateway needs, for `ctx`'s database and key prefix. */
 export function gatewayEnv(ctx: TestContext, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    REDIS_URL: ctx.infra.redisUrl,
-    MONGO_URL: ctx.mongoUrl,
-    MONGO_DB: ctx.dbName,
-    KEY_PREFIX: ctx.prefix,
-    PORT: '0',
-    LOG_LEVEL: 'silent',
+  return serviceEnv(ctx, 'gateway', {
     ACCESS_TOKEN_PRIVATE_KEY: newSigningKey(),
     NODE_ENV: 'test',
-    ...internalAuthEnv('gateway'),
     ...extra,
-  };
+  });
 }
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';

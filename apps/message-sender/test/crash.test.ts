@@ -3,10 +3,10 @@ import { markSuppressionReady } from '@wapi/consent';
 import { sentKey } from '@wapi/contracts';
 import {
   freePort,
-  internalAuthEnv,
   type MetaSandbox,
   type SpawnedService,
   sandboxFixture,
+  serviceEnv,
   spawnService,
   startMetaSandbox,
   useTestContext,
@@ -34,21 +34,19 @@ afterAll(async () => {
 
 async function startWorker(file: string): Promise<SpawnedService & { url: string }> {
   const port = await freePort();
-  const child = spawnService(entry, {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'error',
-    REDIS_URL: ctx.infra.redisUrl,
-    MONGO_URL: ctx.mongoUrl,
-    MONGO_DB: ctx.dbName,
-    KEY_PREFIX: ctx.prefix,
-    ...internalAuthEnv(SERVICE),
-    GRAPH_BASE_URL: sandbox.baseUrl,
-    GRAPH_TIMEOUT_MS: '2000',
-    META_ACCESS_TOKEN_FILE: file,
-    SENDER_LOCK_MS: '2000',
-    SENDER_SETTLE_WAIT_MS: '5000',
-  });
+  const child = spawnService(
+    entry,
+    serviceEnv(ctx, SERVICE, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'error',
+      GRAPH_BASE_URL: sandbox.baseUrl,
+      GRAPH_TIMEOUT_MS: '2000',
+      META_ACCESS_TOKEN_FILE: file,
+      SENDER_LOCK_MS: '2000',
+      SENDER_SETTLE_WAIT_MS: '5000',
+    }),
+  );
   children.push(child);
   await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, {
     timeoutMs: 20_000,

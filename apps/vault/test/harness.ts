@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { type AuditV1, queuePrefix, type ServiceName } from '@wapi/contracts';
 import { createLogger } from '@wapi/service-kit';
-import { internalAuthEnv, mintServiceToken, type TestContext, testKeySet } from '@wapi/testkit';
+import { mintServiceToken, serviceEnv, type TestContext, testKeySet } from '@wapi/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
@@ -14,16 +14,7 @@ export const newKey = () => randomBytes(32).toString('hex');
 
 /** Everything vault needs, for `ctx`'s database and key prefix. */
 export function vaultEnv(ctx: TestContext, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    REDIS_URL: ctx.infra.redisUrl,
-    MONGO_URL: ctx.mongoUrl,
-    MONGO_DB: ctx.dbName,
-    KEY_PREFIX: ctx.prefix,
-    PORT: '0',
-    LOG_LEVEL: 'silent',
-    ...internalAuthEnv('vault'),
-    ...extra,
-  };
+  return serviceEnv(ctx, 'vault', extra);
 }
 
 export interface Harness {

@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import {
   freePort,
-  internalAuthEnv,
   type MetaSandbox,
   type SpawnedService,
   sandboxFixture,
+  serviceEnv,
   spawnService,
   startMetaSandbox,
   startPrivateRedis,
@@ -41,21 +41,22 @@ async function startIngest(
   port: number,
   env: { redisUrl: string; mongoUrl: string },
 ): Promise<SpawnedService> {
-  const proc = spawnService(entry, {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    REDIS_URL: env.redisUrl,
-    MONGO_URL: env.mongoUrl,
-    MONGO_DB: ctx.dbName,
-    KEY_PREFIX: ctx.prefix,
-    LOG_LEVEL: 'error',
-    DEV_META_APP_SECRETS: SECRET_NEW,
-    WEBHOOK_VERIFY_TOKEN: VERIFY_TOKEN,
-    JOURNAL_TIMEOUT_MS: '1000',
-    REDRIVE_INTERVAL_MS: '300',
-    REDRIVE_GRACE_MS: '500',
-    ...internalAuthEnv('webhook-ingest'),
-  });
+  const proc = spawnService(
+    entry,
+    serviceEnv(ctx, 'webhook-ingest', {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      // The scenario's own Redis and FerretDB, which it takes down and brings back.
+      REDIS_URL: env.redisUrl,
+      MONGO_URL: env.mongoUrl,
+      LOG_LEVEL: 'error',
+      DEV_META_APP_SECRETS: SECRET_NEW,
+      WEBHOOK_VERIFY_TOKEN: VERIFY_TOKEN,
+      JOURNAL_TIMEOUT_MS: '1000',
+      REDRIVE_INTERVAL_MS: '300',
+      REDRIVE_GRACE_MS: '500',
+    }),
+  );
   await waitFor(
     async () => {
       if (proc.child.exitCode !== null) throw new Error(`exited:\n${proc.output()}`);

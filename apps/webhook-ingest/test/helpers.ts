@@ -1,9 +1,9 @@
 import { directoryKey, type QueueName, queuePrefix, wabaDirectoryKey } from '@wapi/contracts';
 import { closeRedis, createRedis, type ServiceApp } from '@wapi/service-kit';
 import {
-  internalAuthEnv,
   mintServiceToken,
   type StartedService,
+  serviceEnv,
   startVault as startBuiltVault,
   type TestContext,
   testKeySet,
@@ -36,21 +36,16 @@ export async function startIngest(
   env: Record<string, string> = {},
   log: Logger = silent,
 ): Promise<IngestUnderTest> {
-  const config = loadServiceConfig({
-    REDIS_URL: ctx.infra.redisUrl,
-    MONGO_URL: ctx.mongoUrl,
-    MONGO_DB: ctx.dbName,
-    KEY_PREFIX: ctx.prefix,
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    DEV_META_APP_SECRETS: `${SECRET_OLD},${SECRET_NEW}`,
-    WEBHOOK_VERIFY_TOKEN: VERIFY_TOKEN,
-    // Tests run re-drives themselves (app.webhookRedrive), so no timer races them.
-    REDRIVE_INTERVAL_MS: '3600000',
-    REDRIVE_GRACE_MS: '0',
-    ...internalAuthEnv('webhook-ingest'),
-    ...env,
-  });
+  const config = loadServiceConfig(
+    serviceEnv(ctx, 'webhook-ingest', {
+      DEV_META_APP_SECRETS: `${SECRET_OLD},${SECRET_NEW}`,
+      WEBHOOK_VERIFY_TOKEN: VERIFY_TOKEN,
+      // Tests run re-drives themselves (app.webhookRedrive), so no timer races them.
+      REDRIVE_INTERVAL_MS: '3600000',
+      REDRIVE_GRACE_MS: '0',
+      ...env,
+    }),
+  );
   const redis = createRedis(ctx.infra.redisUrl, 'request', silent);
   let app: ServiceApp;
   try {

@@ -2,10 +2,10 @@ import { fileURLToPath } from 'node:url';
 import {
   freePort,
   inboundTextMessage,
-  internalAuthEnv,
   messagesChange,
   newWamid,
   type SpawnedService,
+  serviceEnv,
   signedWebhook,
   spawnService,
   useTestContext,
@@ -28,18 +28,16 @@ let ingest: SpawnedService;
 
 beforeAll(async () => {
   port = await freePort();
-  ingest = spawnService(entry, {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    REDIS_URL: ctx.infra.redisUrl,
-    MONGO_URL: ctx.mongoUrl,
-    MONGO_DB: ctx.dbName,
-    KEY_PREFIX: ctx.prefix,
-    LOG_LEVEL: 'warn',
-    DEV_META_APP_SECRETS: SECRET_NEW,
-    PROCESSOR_THREAD: 'true',
-    ...internalAuthEnv('webhook-ingest'),
-  });
+  ingest = spawnService(
+    entry,
+    serviceEnv(ctx, 'webhook-ingest', {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      DEV_META_APP_SECRETS: SECRET_NEW,
+      PROCESSOR_THREAD: 'true',
+    }),
+  );
   await waitFor(
     async () => {
       if (ingest.child.exitCode !== null) throw new Error(`exited:\n${ingest.output()}`);

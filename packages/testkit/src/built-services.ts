@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { ServiceName } from '@wapi/contracts';
 import { type TestContext, withDatabase } from './context';
 import { repoRoot } from './infra';
-import { internalAuthEnv } from './internal-keys';
 import { freePort } from './ports';
+import { serviceEnv } from './service-env';
 import { spawnService } from './spawn';
 import { waitFor } from './wait';
 
@@ -33,17 +33,18 @@ async function startBuilt(
     throw new Error(`${dist} is missing: build ${service} first (pnpm --filter @wapi/${service} build)`);
   const port = await freePort();
   const dbName = `${ctx.dbName}_${dbSuffix}`;
-  const child = spawnService(dist, {
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    REDIS_URL: ctx.infra.redisUrl,
-    KEY_PREFIX: ctx.prefix,
-    MONGO_URL: withDatabase(ctx.infra.mongoUrl, dbName),
-    MONGO_DB: dbName,
-    ...internalAuthEnv(service),
-    ...env,
-  });
+  const child = spawnService(
+    dist,
+    serviceEnv(ctx, service, {
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      // Its own database, next to the test file's.
+      MONGO_URL: withDatabase(ctx.infra.mongoUrl, dbName),
+      MONGO_DB: dbName,
+      ...env,
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/health/ready`).catch(() => undefined))?.ok === true, {
     timeoutMs: 20_000,

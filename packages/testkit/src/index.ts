@@ -8,5 +8,6 @@ export * from './meta-webhooks';
 export * from './ports';
 export * from './redis-server';
 export * from './service-conformance';
+export * from './service-env';
 export * from './spawn';
 export * from './wait';
