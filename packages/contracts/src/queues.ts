@@ -849,7 +849,11 @@ export const AccountUpdateV1 = Type.Object(
            * the WABA, whose messaging limit its numbers share (§5.3).
            */
           businessId: Opt(
-            Type.String({ pattern: '^[0-9]{1,32}$', description: 'Meta business portfolio id' }),
+            Type.String({
+              pattern: '^[0-9]{1,32}$',
+              maxLength: 32,
+              description: 'Meta business portfolio id',
+            }),
           ),
         },
         closed,
