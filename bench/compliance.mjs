@@ -6,14 +6,14 @@
 // Usage: node bench/compliance.mjs [--json] [--audit-events 20000] [--export-entries 100000]
 //   needs `bash infra/infra.sh start` (.infra/env) and a built compliance
 //   (pnpm --filter @wapi/compliance build). Works in its own database and key prefix, dropped at the end.
-import { spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createHash, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
+import { freePort, infraEnv, memoryOf, serviceKeyPair, startProcess, waitReady } from './lib/harness.mjs';
 import { findCeiling, measureStoreCeilings } from './lib/store-ceilings.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,23 +33,6 @@ const { values: args } = parseArgs({
 const auditEvents = Number(args['audit-events']);
 const exportEntries = Number(args['export-entries']);
 
-function infraEnv() {
-  const file = join(process.env.WAPI_INFRA_DIR ?? join(root, '.infra'), 'env');
-  let text;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    console.error(`${file} does not exist. Run 'bash infra/infra.sh start' first.`);
-    process.exit(2);
-  }
-  return Object.fromEntries(
-    text
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]),
-  );
-}
-
 const infra = infraEnv();
 const serverEntry = join(root, 'apps/compliance/dist/server.js');
 try {
@@ -68,55 +51,31 @@ const redis = new Redis(infra.WAPI_REDIS_URL, { maxRetriesPerRequest: 2 });
 const progress = (line) => console.error(line);
 
 // Internal auth: a key pair for compliance and one for the calling gateway, as documented.
-const keyPair = () => {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    seed: privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32).toString('base64url'),
-    pub: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64url'),
-    key: privateKey,
-  };
-};
-const complianceKeys = keyPair();
-const gatewayKeys = keyPair();
+const complianceKeys = serviceKeyPair();
+const gatewayKeys = serviceKeyPair();
 function token() {
   const now = Math.floor(Date.now() / 1000);
   const part = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
   const input = `${part({ alg: 'EdDSA', typ: 'JWT' })}.${part({ iss: 'gateway', aud: 'compliance', iat: now, exp: now + 60 })}`;
-  return `Bearer ${input}.${sign(null, Buffer.from(input), gatewayKeys.key).toString('base64url')}`;
+  return `Bearer ${input}.${sign(null, Buffer.from(input), gatewayKeys.keyObject).toString('base64url')}`;
 }
 
-const port = 20_000 + Math.floor(Math.random() * 20_000);
+const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 let server;
 
 async function startServer() {
-  server = spawn(process.execPath, [serverEntry], {
-    env: {
-      PATH: process.env.PATH,
-      REDIS_URL: infra.WAPI_REDIS_URL,
-      MONGO_URL: infra.WAPI_MONGO_URL,
-      MONGO_DB: dbName,
-      KEY_PREFIX: prefix,
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      INTERNAL_AUTH_PRIVATE_KEY: complianceKeys.seed,
-      INTERNAL_AUTH_PUBLIC_KEYS: `gateway=${gatewayKeys.pub}`,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  server = startProcess(serverEntry, [], {
+    REDIS_URL: infra.WAPI_REDIS_URL,
+    MONGO_URL: infra.WAPI_MONGO_URL,
+    MONGO_DB: dbName,
+    KEY_PREFIX: prefix,
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    INTERNAL_AUTH_PRIVATE_KEY: complianceKeys.privateKey,
+    INTERNAL_AUTH_PUBLIC_KEYS: `gateway=${gatewayKeys.publicKey}`,
   });
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${base}/health/ready`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('compliance did not become ready within 20 s');
-}
-
-function rssKb(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  await waitReady(`${base}/health/ready`, server);
 }
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -253,9 +212,9 @@ async function benchExport() {
     await entries.insertMany(docs, { ordered: false });
   }
   if (typeof global.gc === 'function') global.gc();
-  const before = rssKb(server.pid);
+  const before = memoryOf(server.child.pid).rssKb;
   const samples = [];
-  const sampler = setInterval(() => samples.push(rssKb(server.pid)), 50);
+  const sampler = setInterval(() => samples.push(memoryOf(server.child.pid).rssKb), 50);
   const started = performance.now();
   const res = await fetch(`${base}/internal/v1/audit/${ws}/export.csv`, {
     headers: { authorization: token() },
@@ -268,7 +227,7 @@ async function benchExport() {
     bytes += chunk.length;
     for (const b of chunk) if (b === 10) rows += 1;
     while (byTenth.length < 10 && rows - 1 >= ((byTenth.length + 1) * exportEntries) / 10)
-      byTenth.push(rssKb(server.pid));
+      byTenth.push(memoryOf(server.child.pid).rssKb);
   }
   clearInterval(sampler);
   const seconds = (performance.now() - started) / 1000;
@@ -303,7 +262,7 @@ CSV export of ${exportEntries} entries  ${(exp.bytes / 1e6).toFixed(0)} MB in ${
   console.error(`compliance bench failed: ${error.stack ?? error.message}`);
   exitCode = 1;
 } finally {
-  server?.kill('SIGTERM');
+  server?.child.kill('SIGTERM');
   await db.dropDatabase().catch(() => undefined);
   await mongo.close();
   let cursor = '0';

@@ -18,7 +18,7 @@
 // (`pnpm --filter @wapi/meta-sandbox --filter @wapi/message-sender build`). Works under its
 // own key prefix and database and removes them after.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ import {
   cpuMsOf,
   freePort,
   infraEnv,
+  memoryOf,
   repoRoot,
   serviceKeyPair,
   startProcess,
@@ -158,12 +159,6 @@ const eventQueue = new Queue('message.events.v1', {
   prefix: `${prefix}:{q:message.events.v1}`,
 });
 
-function rssMb(pid) {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS'));
-  return Math.round(Number(line.split(/\s+/)[1]) / 1024);
-}
 /** The sender's pacing counters (waits by reason, parked jobs), from its `/metrics`. */
 async function pacingCounters() {
   const text = await (await fetch(`http://127.0.0.1:${senderPort}/metrics`)).text();
@@ -233,7 +228,7 @@ async function scenario(name, numbers, count) {
   let peakRss = 0;
   for (;;) {
     const counts = await eventQueue.getJobCounts('waiting');
-    peakRss = Math.max(peakRss, rssMb(sender.child.pid));
+    peakRss = Math.max(peakRss, memoryOf(sender.child.pid).rssMb);
     if (counts.waiting >= target) break;
     if (Date.now() - started > 180_000)
       throw new Error(`${name}: not done after 180 s (${counts.waiting}/${target})`);

@@ -16,7 +16,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, infraEnv as readInfraEnv, startProcess, waitReady } from './lib/harness.mjs';
+import {
+  cpuMsOf,
+  freePort,
+  memoryOf,
+  infraEnv as readInfraEnv,
+  startProcess,
+  waitReady,
+} from './lib/harness.mjs';
 
 // ---- the load generator: this file run again as a child (`--load '<json>'`), so it does not
 // share an event loop with the receiver. Closed loop: `concurrency` POSTs in flight.
@@ -132,19 +139,6 @@ try {
   process.exit(2);
 }
 
-/** CPU seconds (user + system) a process used so far (Linux /proc; clock ticks of 10 ms). */
-function cpuSecondsOf(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** RSS and peak RSS of a process, in MB (Linux /proc). */
-function memoryOf(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rssMb: Math.round(kb('VmRSS') / 1024), peakRssMb: Math.round(kb('VmHWM') / 1024) };
-}
-
 async function runLoad(base, paths, token) {
   const load = startProcess(fileURLToPath(import.meta.url), [
     '--load',
@@ -240,10 +234,10 @@ try {
   const barePort = await freePort();
   bare = startProcess(bareEntry, [], { PORT: String(barePort) });
   await waitReady(`http://127.0.0.1:${barePort}/health/ready`, bare);
-  const bareCpuBefore = cpuSecondsOf(bare.child.pid);
+  const bareCpuBefore = cpuMsOf(bare.child.pid) / 1000;
   say(`bare Fastify route: ${concurrency} in flight for ${durationMs} ms…`);
   const bareRun = await runLoad(`http://127.0.0.1:${barePort}`, ['/v23.0/1/messages'], TOKEN);
-  const bareCpu = cpuSecondsOf(bare.child.pid) - bareCpuBefore;
+  const bareCpu = cpuMsOf(bare.child.pid) / 1000 - bareCpuBefore;
   bare.child.kill('SIGTERM');
   await bare.exited;
   const bareOk = bareRun.statuses['200'] ?? 0;
@@ -266,7 +260,7 @@ try {
   });
   await waitReady(`http://127.0.0.1:${sandboxPort}/health/ready`, sandbox);
   const idle = memoryOf(sandbox.child.pid);
-  const cpuBefore = cpuSecondsOf(sandbox.child.pid);
+  const cpuBefore = cpuMsOf(sandbox.child.pid) / 1000;
   say(
     `meta-sandbox (${numberCount} numbers at 1,000 mps, webhook batches up to ${batchMax}): ${concurrency} in flight for ${durationMs} ms…`,
   );
@@ -289,7 +283,7 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   clearInterval(sampler);
   const after = memoryOf(sandbox.child.pid);
-  const cpu = cpuSecondsOf(sandbox.child.pid) - cpuBefore;
+  const cpu = cpuMsOf(sandbox.child.pid) / 1000 - cpuBefore;
   results.sandbox = {
     accepted,
     refused: Object.entries(run.statuses)

@@ -108,6 +108,20 @@ export function cpuMsOf(pid) {
   }
 }
 
+/** A process's resident memory now and at its peak (Linux /proc); zeros when it is gone. */
+export function memoryOf(pid) {
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {}
+  const kb = (key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return {
+    rssKb: kb('VmRSS'),
+    rssMb: Math.round(kb('VmRSS') / 1024),
+    peakRssMb: Math.round(kb('VmHWM') / 1024),
+  };
+}
+
 /** The infrastructure's processes by name: Redis, and the store (FerretDB and its PostgreSQL). */
 const INFRA_PROCESSES = { 'redis-server': 'redis', ferretdb: 'store', postgres: 'store' };
 
