@@ -126,6 +126,7 @@ describe('Embedded Signup', () => {
       qualityRating: 'GREEN',
       messagingLimitTier: 'TIER_2K',
       throughputMps: 1_000,
+      businessId,
     });
     expect(
       JSON.parse((await ctx.redis.get(directoryKey(ctx.prefix, number.phoneNumberId))) ?? 'null'),

@@ -38,6 +38,7 @@ describe('control API /_sandbox', () => {
     ['/inbound', { phoneNumberId: 'nope', from: '16505551234', messages: [{ kind: 'text' }] }],
     ['/phone-numbers', { wabaId: 'nope', display: '15551234567' }],
     ['/tokens', { appId: 'nope' }],
+    ['/wabas', { businessId: 'portfolio one' }],
     ['/user-preferences', { phoneNumberId: NUMBER_ID, waId: '16505551234', value: 'maybe' }],
   ])('answers 400 VALIDATION_FAILED for bad input to %s', async (path, body) => {
     const r = await sbx.control('POST', path, body);
@@ -59,6 +60,10 @@ describe('control API /_sandbox', () => {
     });
     const r = await sbx.graph('GET', `/${String(number.json.id)}`, undefined, String(token.json.value));
     expect(r.json.display_phone_number).toBe('447700900999');
+    // Each WABA belongs to a business portfolio: one of its own unless the caller names one.
+    expect(String(waba.json.businessId)).toMatch(/^[0-9]+$/);
+    const sibling = await sbx.control('POST', '/wabas', { businessId: '5550001' });
+    expect(sibling.json).toMatchObject({ businessId: '5550001' });
   });
 
   it('resets the world', async () => {

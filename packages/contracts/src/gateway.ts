@@ -201,6 +201,10 @@ export const PhoneNumber = Type.Object(
     throughputMps: Type.Integer({
       description: 'messages per second Meta allows this number (80 by default)',
     }),
+    businessId: Type.Union([Type.String({ maxLength: 32 }), Type.Null()], {
+      description:
+        "the Meta business portfolio owning the WABA, whose messaging limit its numbers share; null until known (Embedded Signup's event or an account_update webhook names it)",
+    }),
     connectedAt: IsoTime,
   },
   closed,

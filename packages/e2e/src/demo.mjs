@@ -13,6 +13,7 @@ import { connectSandboxNumber, worldSeed } from './world.mjs';
 export const DEMO = /** @type {const} */ ({
   appId: '1000000000000001',
   wabaId: '2000000000000001',
+  businessId: '2500000000000001',
   phoneNumberId: '3000000000000001',
   display: '15550100000',
   verifiedName: 'wapi demo',
@@ -88,6 +89,7 @@ export async function ensureDemoWorkspace({ gatewayUrl, sandbox, webhookUrl, sta
   const number = {
     phoneNumberId: DEMO.phoneNumberId,
     wabaId: DEMO.wabaId,
+    businessId: DEMO.businessId,
     display: DEMO.display,
     verifiedName: DEMO.verifiedName,
     accessToken: state.accessToken,

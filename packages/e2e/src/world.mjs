@@ -12,6 +12,8 @@ import { publicApi } from './api.mjs';
  * @property {string} display  digits, as Meta shows it
  * @property {string} verifiedName
  * @property {string} accessToken  a system-user token of the app with this WABA in its scope
+ * @property {string} [businessId]  the business portfolio owning the WABA: Embedded Signup's
+ *   event hands it to the front end, which passes it on (wapi counts the messaging limit per portfolio)
  */
 
 /**
@@ -23,6 +25,16 @@ import { publicApi } from './api.mjs';
  * @property {{ waId: string, name: string }[]} [customers]
  * @property {{ id?: string, wabaId: string, name: string, language: string, category: 'MARKETING' | 'UTILITY' | 'AUTHENTICATION', body: string }[]} [templates]  approved at Meta already (wapi learns them by POST /api/v1/templates/sync)
  */
+
+/**
+ * `{ businessId }` of the WABA `wabaId` as its numbers in `numbers` name it, or nothing.
+ * @param {SandboxNumber[]} numbers
+ * @param {string} wabaId
+ */
+function portfolioOf(numbers, wabaId) {
+  const businessId = numbers.find((n) => n.wabaId === wabaId && n.businessId)?.businessId;
+  return businessId ? { businessId } : {};
+}
 
 /**
  * The `POST /_sandbox/world` seed for a spec: one app (its callback verified by the GET
@@ -49,6 +61,7 @@ export function worldSeed(spec) {
     wabas: wabaIds.map((id) => ({
       id,
       name: `WABA ${id}`,
+      ...portfolioOf(spec.numbers, id),
       subscribedApps: [spec.app.appId],
       phoneNumbers: spec.numbers
         .filter((n) => n.wabaId === id)
@@ -120,6 +133,7 @@ export async function connectSandboxNumber(api, number, meta) {
       code,
       wabaId: number.wabaId,
       phoneNumberId: number.phoneNumberId,
+      ...(number.businessId ? { businessId: number.businessId } : {}),
       pin: SANDBOX_PIN,
     });
     if (!done.completed)

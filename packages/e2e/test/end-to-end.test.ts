@@ -24,6 +24,7 @@ const startedAt = Date.now();
 const NUMBER: SandboxNumber = {
   phoneNumberId: '910000000000001',
   wabaId: '920000000000001',
+  businessId: '925000000000001',
   display: '15550170001',
   verifiedName: 'Walkthrough Shop',
   accessToken: `EAAe2e${'w'.repeat(40)}`,
@@ -88,7 +89,12 @@ describe('the walkthrough, end to end across six separate services', () => {
 
     contactId = (await api.post('/api/v1/contacts', { phone: `+${CUSTOMER.waId}`, name: CUSTOMER.name })).id;
     const number = await connectSandboxNumber(owner, NUMBER, { sandbox, appId: metaApp.appId });
-    expect(number).toMatchObject({ phoneNumberId: NUMBER.phoneNumberId, status: 'connected' });
+    // The portfolio came from the flow's event (the front end passes it on with the callback).
+    expect(number).toMatchObject({
+      phoneNumberId: NUMBER.phoneNumberId,
+      status: 'connected',
+      businessId: NUMBER.businessId,
+    });
     const listed = await api.get('/api/v1/phone-numbers');
     expect(listed.phoneNumbers.map((n: { phoneNumberId: string }) => n.phoneNumberId)).toEqual([
       NUMBER.phoneNumberId,
@@ -246,6 +252,8 @@ describe('a mixed run across several numbers with duplicated and reordered webho
   const numbers: SandboxNumber[] = [0, 1, 2, 3].map((i) => ({
     phoneNumberId: `93000000000000${i}`,
     wabaId: `94000000000000${i >> 1}`,
+    // One business with two WABAs: the messaging limit is counted for both together.
+    businessId: '945000000000001',
     display: `1555019000${i}`,
     verifiedName: `Mixed ${i}`,
     // one token per WABA, as a system user's token covers its business's WABAs

@@ -11,7 +11,7 @@ import type { MessagingRepositories, PhoneNumberDoc } from './repositories';
 const DEFAULT_MPS = 80;
 
 /** The Graph facts a number's record may carry (numbers/store.ts `NumberRecord`). */
-type WithFacts = PhoneNumberDoc & { businessId?: string; messagingLimit?: number | null; syncedAt?: Date };
+type WithFacts = PhoneNumberDoc & { messagingLimit?: number | null; syncedAt?: Date };
 
 /**
  * The entry of a number: routing (workspace, WABA) and the pacing facts message-sender reads

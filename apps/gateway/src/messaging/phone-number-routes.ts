@@ -27,6 +27,7 @@ export const phoneNumberView = (d: PhoneNumberDoc): PhoneNumber => ({
   qualityRating: d.qualityRating,
   messagingLimitTier: d.messagingLimitTier,
   throughputMps: d.throughputMps,
+  businessId: d.businessId ?? null,
   connectedAt: d.connectedAt.toISOString(),
 });
 

@@ -19,6 +19,11 @@ export interface PhoneNumberDoc {
   qualityRating: string | null;
   messagingLimitTier: string | null;
   throughputMps: number;
+  /**
+   * The business portfolio owning the WABA, once known (Embedded Signup's event or an
+   * `account_update` webhook; Graph's number node does not name it).
+   */
+  businessId?: string;
   connectedAt: Date;
 }
 

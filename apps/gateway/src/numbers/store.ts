@@ -10,8 +10,6 @@ import type { PhoneNumberDoc } from '../messaging/repositories';
 export interface NumberRecord extends PhoneNumberDoc {
   /** Unique business-initiated recipients per rolling 24 h (tiers.ts); `null`: unlimited. */
   messagingLimit?: number | null;
-  /** The business portfolio owning the WABA, when Graph has told us. */
-  businessId?: string;
   /** The last account-level event (`account_update`): a ban or violation is visible here. */
   accountStatus?: { event: string; banState: string | null; violationType: string | null; at: Date };
   /** When Graph was last read for this number (sync or onboarding). */

@@ -45,3 +45,44 @@ describe('admitReach (docs/meta-platform.md §5.3)', () => {
     expect(reachCount(world, portfolioOf(world, number), 25 * HOUR)).toBe(1);
   });
 });
+
+describe('portfolioOf (§5.3: the limit is the business portfolio’s)', () => {
+  it('puts WABAs seeded with the same businessId in one portfolio, and others in their own', () => {
+    const world = createWorld();
+    applySeed(
+      world,
+      {
+        wabas: [
+          {
+            id: '2',
+            businessId: '77',
+            phoneNumbers: [{ id: '3', display: '15550783881', messagingLimit: 'TIER_50' }],
+          },
+          {
+            id: '4',
+            businessId: '77',
+            phoneNumbers: [{ id: '5', display: '15550783882', messagingLimit: 'TIER_50' }],
+          },
+          { id: '6', phoneNumbers: [{ id: '7', display: '15550783883', messagingLimit: 'TIER_50' }] },
+        ],
+      },
+      0,
+      { throughputMps: 80 },
+    );
+    const numberOf = (id: string) => {
+      const number = world.numbers.get(id);
+      if (!number) throw new Error(`seed did not create ${id}`);
+      return number;
+    };
+    const [a, b, c] = [numberOf('3'), numberOf('5'), numberOf('7')];
+    expect(portfolioOf(world, a)).toBe('77');
+    expect(portfolioOf(world, b)).toBe('77');
+    // 50 users from the two WABAs of portfolio 77 fill its limit; the third WABA's is its own.
+    for (let i = 0; i < 25; i++) {
+      expect(admitReach(world, a, `1650555${String(i).padStart(4, '0')}`, 0)).toBe(true);
+      expect(admitReach(world, b, `1650556${String(i).padStart(4, '0')}`, 0)).toBe(true);
+    }
+    expect(admitReach(world, b, '16505579999', HOUR)).toBe(false);
+    expect(admitReach(world, c, '16505579999', HOUR)).toBe(true);
+  });
+});

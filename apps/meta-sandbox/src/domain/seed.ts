@@ -94,7 +94,7 @@ export function addWaba(world: World, input: SandboxSeedWaba, defaults: SeedDefa
   const waba: Waba = {
     id: input.id ?? newObjectId(),
     name: input.name ?? 'Sandbox WABA',
-    businessId: newObjectId(),
+    businessId: input.businessId ?? newObjectId(),
     subscriptions: new Map(),
     callLimiters: new Map(),
     templateCreations: [],

@@ -126,6 +126,7 @@ export async function controlRoutes(app: ServiceApp, deps: ControlDeps): Promise
         wabas: created.wabas.map((w) => ({
           id: w.id,
           name: w.name,
+          businessId: w.businessId,
           phoneNumbers: [...world.numbers.values()]
             .filter((n) => n.wabaId === w.id)
             .map((n) => ({ id: n.id, display: n.display })),
@@ -174,7 +175,7 @@ export async function controlRoutes(app: ServiceApp, deps: ControlDeps): Promise
     { schema: { body: SandboxSeedWaba, response: ok(SandboxWabaCreated) } },
     async (request) => {
       const waba = addWaba(world, request.body, defaults);
-      return { id: waba.id, name: waba.name };
+      return { id: waba.id, name: waba.name, businessId: waba.businessId };
     },
   );
 

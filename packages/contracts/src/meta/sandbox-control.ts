@@ -83,6 +83,11 @@ export type SandboxSeedPhoneNumber = Static<typeof SandboxSeedPhoneNumber>;
 export const SandboxSeedWaba = Type.Object({
   id: Opt(Id),
   name: Opt(Type.String()),
+  /**
+   * The business portfolio owning the WABA (random when absent): WABAs with the same one share
+   * its messaging limit (§5.3), and Embedded Signup's event hands it to the front end.
+   */
+  businessId: Opt(Id),
   /** Apps subscribed to this WABA's webhooks (as if `POST /{waba-id}/subscribed_apps` was called). */
   subscribedApps: Opt(Type.Array(Type.String())),
   phoneNumbers: Opt(Type.Array(SandboxSeedPhoneNumber)),
@@ -191,6 +196,7 @@ export const SandboxWorldResponse = Type.Object({
     Type.Object({
       id: Type.String(),
       name: Type.String(),
+      businessId: Type.String(),
       phoneNumbers: Type.Array(Type.Object({ id: Type.String(), display: Type.String() })),
     }),
   ),
@@ -407,7 +413,11 @@ export const SandboxWebhooks = Type.Object({
 export type SandboxWebhooks = Static<typeof SandboxWebhooks>;
 
 /** `POST /_sandbox/wabas`. */
-export const SandboxWabaCreated = Type.Object({ id: Type.String(), name: Type.String() });
+export const SandboxWabaCreated = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  businessId: Type.String(),
+});
 export type SandboxWabaCreated = Static<typeof SandboxWabaCreated>;
 
 /** `POST /_sandbox/phone-numbers`: a number on a WABA. */
