@@ -15,7 +15,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { freePort, infraEnv, runHttpLoad, serviceKeyPair, startProcess, waitReady } from './lib/harness.mjs';
+import {
+  freePort,
+  infraEnv,
+  positiveInt,
+  runHttpLoad,
+  serviceKeyPair,
+  startProcess,
+  waitReady,
+} from './lib/harness.mjs';
 import { findCeiling, measureStoreCeilings } from './lib/store-ceilings.mjs';
 
 const { values: args } = parseArgs({
@@ -25,14 +33,7 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '20000' },
   },
 });
-const positive = (name) => {
-  const n = Number(args[name]);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`--${name}=${args[name]} is not a positive integer; e.g. --${name} 10000`);
-    process.exit(2);
-  }
-  return n;
-};
+const positive = (name) => positiveInt(args, name);
 const durationMs = positive('duration-ms');
 const eventCount = positive('events');
 

@@ -12,7 +12,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { freePort, infraEnv, runHttpLoad, serviceKeyPair, startProcess, waitReady } from './lib/harness.mjs';
+import {
+  freePort,
+  infraEnv,
+  positiveInt,
+  runHttpLoad,
+  serviceKeyPair,
+  startProcess,
+  waitReady,
+} from './lib/harness.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -23,14 +31,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '1' },
   },
 });
-const positive = (name) => {
-  const n = Number(args[name]);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`--${name}=${args[name]} is not a positive integer; e.g. --${name} 1000`);
-    process.exit(2);
-  }
-  return n;
-};
+const positive = (name) => positiveInt(args, name);
 const durationMs = positive('duration-ms');
 const noisyLimit = positive('noisy-limit');
 const quietRate = positive('quiet-rate');

@@ -38,6 +38,19 @@ export function infraEnv() {
   }
 }
 
+/**
+ * Option `name` of `args` (parseArgs values) as a positive integer; exits 2 saying what to
+ * pass when it is not one.
+ */
+export function positiveInt(args, name) {
+  const n = Number(args[name]);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`--${name}=${args[name]} is not a positive integer; e.g. --${name} 1000`);
+    process.exit(2);
+  }
+  return n;
+}
+
 /** A TCP port free on 127.0.0.1 right now. */
 export const freePort = () =>
   new Promise((resolve, reject) => {
