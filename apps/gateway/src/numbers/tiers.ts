@@ -1,3 +1,5 @@
+import { MESSAGING_TIER_REACH } from '@wapi/contracts';
+
 /**
  * What Graph reports about a number's limits, as the numbers message-sender paces by
  * (docs/meta-platform.md §5.1, §5.3). One table each, so the webhook path (health.ts), the
@@ -21,12 +23,7 @@
  * | anything else | unknown: the field is left as it was |
  */
 export const MESSAGING_LIMITS: Readonly<Record<string, number | null>> = {
-  TIER_50: 50,
-  TIER_250: 250,
-  TIER_1K: 1_000,
-  TIER_2K: 2_000,
-  TIER_10K: 10_000,
-  TIER_100K: 100_000,
+  ...MESSAGING_TIER_REACH,
   TIER_UNLIMITED: null,
 };
 

@@ -1,3 +1,4 @@
+import { MESSAGING_TIER_REACH } from '@wapi/contracts';
 import type { PhoneNumber, World } from './world';
 
 /**
@@ -7,20 +8,11 @@ import type { PhoneNumber, World } from './world';
  */
 export { MESSAGING_TIERS } from '@wapi/contracts';
 
-const TIER_REACH: Record<string, number> = {
-  TIER_50: 50,
-  TIER_250: 250,
-  TIER_1K: 1_000,
-  TIER_2K: 2_000,
-  TIER_10K: 10_000,
-  TIER_100K: 100_000,
-};
-
 const DAY_MS = 86_400_000;
 
 /** Reach of a tier; unknown, unlimited and unset tiers → Infinity. */
 export function tierReach(tier: string): number {
-  return TIER_REACH[tier] ?? Number.POSITIVE_INFINITY;
+  return MESSAGING_TIER_REACH[tier] ?? Number.POSITIVE_INFINITY;
 }
 
 /** The WABA's business portfolio id (§5.3: the limit is shared by the portfolio's numbers). */

@@ -48,6 +48,19 @@ export const MESSAGING_TIERS = [
   'TIER_NOT_SET',
 ] as const;
 
+/**
+ * The unique business-initiated recipients per rolling 24 h each limited tier allows (§5.3).
+ * `TIER_UNLIMITED` and `TIER_NOT_SET` are not here: what they mean is each reader's to say.
+ */
+export const MESSAGING_TIER_REACH: Readonly<Record<string, number>> = {
+  TIER_50: 50,
+  TIER_250: 250,
+  TIER_1K: 1_000,
+  TIER_2K: 2_000,
+  TIER_10K: 10_000,
+  TIER_100K: 100_000,
+};
+
 /** A Meta app of the simulated world. Without `id`/`secret` the sandbox generates them. */
 export const SandboxSeedApp = Type.Object({
   id: Opt(Id),
