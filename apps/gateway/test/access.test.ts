@@ -3,7 +3,7 @@ import { PERMISSIONS, ROLES, ROUTE_ACCESS, type Role, roleHas, windowKey } from 
 import { useTestContext } from '@wapi/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiRoute } from '../src/plugins/auth';
-import { type Answer, type Harness, startGateway } from './harness';
+import { type Answer, type Harness, insertPhoneNumber, startGateway } from './harness';
 
 const ctx = useTestContext('gwacc');
 let gw: Harness;
@@ -125,18 +125,7 @@ describe('tenant isolation (BOLA, generated from the route table)', () => {
     // A's phone number (stored as the connect route stores it; connecting needs vault, tested
     // in messaging.test.ts), a contact and a message of A.
     const phoneNumberId = `9${Date.now()}`;
-    await ctx.db.collection('phone_numbers').insertOne({
-      _id: phoneNumberId as never,
-      workspaceId: a.owner.workspace.id,
-      wabaId: '1',
-      displayPhoneNumber: '+1 555 0100',
-      verifiedName: null,
-      status: 'connected',
-      qualityRating: null,
-      messagingLimitTier: null,
-      throughputMps: 80,
-      connectedAt: new Date(),
-    });
+    await insertPhoneNumber(ctx, a.owner.workspace.id, phoneNumberId, '1');
     const contact = await gw.call('POST', '/api/v1/contacts', {
       token: a.token,
       body: { phone: '+14155550100' },

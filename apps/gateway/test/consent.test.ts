@@ -1,6 +1,6 @@
 import { type StartedService, startCompliance, useTestContext } from '@wapi/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayEnv, type Harness, startGateway, storeTemplate } from './harness';
+import { gatewayEnv, type Harness, insertPhoneNumber, startGateway, storeTemplate } from './harness';
 
 const ctx = useTestContext('gwconsent');
 let compliance: StartedService;
@@ -22,18 +22,7 @@ describe('consent per contact (through compliance)', () => {
     const owner = await gw.signup('consent');
     const auth = owner.tokens.accessToken;
     // A connected number, stored as the connect route stores it (connecting needs vault: messaging.test.ts).
-    await ctx.db.collection('phone_numbers').insertOne({
-      _id: `8${Date.now()}` as never,
-      workspaceId: owner.workspace.id,
-      wabaId: '1',
-      displayPhoneNumber: '+1 555 0100',
-      verifiedName: null,
-      status: 'connected',
-      qualityRating: null,
-      messagingLimitTier: null,
-      throughputMps: 80,
-      connectedAt: new Date(),
-    });
+    await insertPhoneNumber(ctx, owner.workspace.id, `8${Date.now()}`, '1');
     const contact = (
       await gw.call('POST', '/api/v1/contacts', { token: auth, body: { phone: '+14155550140' } })
     ).json();
