@@ -5,7 +5,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createMongoClient } from '@wapi/store';
-import { freePort, infraDir, waitFor } from '@wapi/testkit';
+import { freePort, infraDir, killNow, waitFor } from '@wapi/testkit';
 
 const run = promisify(execFile);
 
@@ -84,10 +84,7 @@ export async function startPrivateFerret(): Promise<PrivateFerret> {
   async function stop() {
     const current = child;
     child = undefined;
-    if (!current || current.exitCode !== null) return;
-    const exited = new Promise((resolve) => current.once('exit', resolve));
-    current.kill('SIGKILL');
-    await exited;
+    await killNow(current);
   }
 
   try {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports';
+import { killNow } from './spawn';
 import { waitFor } from './wait';
 
 /** A private redis-server that a test may stop and restart (outage tests), on a free port. */
@@ -58,10 +59,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   async function stop() {
     const current = child;
     child = undefined;
-    if (!current || current.exitCode !== null) return;
-    const exited = new Promise((resolve) => current.once('exit', resolve));
-    current.kill('SIGKILL');
-    await exited;
+    await killNow(current);
   }
 
   await start();

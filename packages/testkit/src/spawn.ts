@@ -8,6 +8,14 @@ export interface SpawnedService {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Kills `child` at once (SIGKILL) unless it has exited; resolves once it has. */
+export async function killNow(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
 /**
  * Runs a built service (`node dist/server.js`) with exactly the given environment (plus
  * PATH), the way an operator would: no inherited configuration leaks into the test.
