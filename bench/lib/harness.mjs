@@ -110,12 +110,16 @@ export function runHttpLoad(options) {
   });
 }
 
-/** User + system CPU a process has used so far, in ms (Linux /proc, 100 Hz ticks); null when gone. */
+/** User + system CPU in a `/proc/<pid>/stat` line, in ms (100 Hz ticks). */
+function cpuMsOfStat(stat) {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** User + system CPU a process has used so far, in ms (Linux /proc); null when gone. */
 export function cpuMsOf(pid) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return cpuMsOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
@@ -162,8 +166,7 @@ export function cpuMeter(pids = {}) {
       const label =
         labelOf.get(pid) ?? INFRA_PROCESSES[stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))];
       if (!label) continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      snapshot.set(pid, { label, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+      snapshot.set(pid, { label, ms: cpuMsOfStat(stat) });
     }
     return snapshot;
   };
